@@ -1,0 +1,50 @@
+# Marquee — `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+TOOLKIT := anvil
+NPM_STAMP := $(TOOLKIT)/node_modules/.package-lock.json
+FORGE := $(abspath $(TOOLKIT)/node_modules/.bin/forge)
+
+.PHONY: help deps run test test-contracts test-rust contracts lint media clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+deps: $(NPM_STAMP) ## Install the pinned chain toolkit (Anvil, Forge, Cast, solc-js, OpenZeppelin) when missing
+
+$(NPM_STAMP): $(TOOLKIT)/package.json $(TOOLKIT)/package-lock.json
+	cd $(TOOLKIT) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+run: deps ## Run everything on Anvil with a demo event (prints the URL and demo wallet keys)
+	cargo build --bin marquee
+	./target/debug/marquee dev
+
+test: deps test-contracts test-rust ## Run every test (forge and cargo)
+
+test-contracts: deps ## Forge tests of the contracts (offline, through solc-js)
+	cd contracts && $(FORGE) test
+
+test-rust: deps ## Rust unit and integration tests (real Anvil, real app over HTTP)
+	cargo test --all-targets
+
+contracts: deps ## Rebuild the contracts and refresh the committed artifacts in contracts/out
+	cd contracts && $(FORGE) build
+	node $(TOOLKIT)/artifacts.mjs target/forge/out contracts/out
+
+lint: ## cargo fmt --check and clippy with warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+
+media: ## Regenerate media/demo (needs ffmpeg): 30 s test pattern with a 440 Hz tone, 4 s HLS segments
+	rm -f media/demo/*.ts media/demo/index.m3u8
+	cd media/demo && ffmpeg -hide_banner -loglevel error \
+	  -f lavfi -i "testsrc2=size=426x240:rate=24" -f lavfi -i "sine=frequency=440:sample_rate=44100" -t 30 \
+	  -c:v libx264 -preset veryfast -profile:v baseline -pix_fmt yuv420p -b:v 300k -maxrate 300k -bufsize 600k \
+	  -g 48 -keyint_min 48 -sc_threshold 0 -c:a aac -b:a 48k -ac 1 \
+	  -f hls -hls_time 4 -hls_playlist_type vod -hls_segment_filename 'seg%03d.ts' index.m3u8
+
+clean: ## Remove build output and the dev chain's state
+	cargo clean
+	rm -f $(TOOLKIT)/dev-state.json $(TOOLKIT)/dev.json marquee.db marquee.db-*

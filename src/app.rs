@@ -1,0 +1,112 @@
+//! Assembling and running a Marquee node: database, keys, chain, minter, background tasks, HTTP.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::serve::ListenerExt;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::revocation::Revocations;
+use crate::auth::tokens::TokenKeys;
+use crate::chain::{Chain, deploy};
+use crate::config::Settings;
+use crate::gate::GateChecker;
+use crate::http::{AppState, Shared};
+use crate::poap::Minter;
+use crate::store;
+use crate::time_util::now_ms;
+
+/// Largest request body accepted.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Database unreachable or migrations failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Database migration failed.
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Signing keys unusable.
+    #[error("signing keys: {0}")]
+    Keys(#[from] crate::auth::tokens::KeyError),
+    /// Minter key unusable.
+    #[error("minter: {0}")]
+    Minter(#[from] deploy::DeployError),
+    /// Listening failed.
+    #[error("listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Builds the node's state and starts its background work (revocations, nonce purge, minter).
+pub async fn build(settings: Settings) -> Result<AppState, StartError> {
+    let db = store::connect(&settings.database_url).await?;
+    let keys = TokenKeys::load_or_create(&db, &settings.origin()).await?;
+    let revocations = Arc::new(Revocations::default());
+    revocations.follow(db.clone()).await?;
+    let chain = Chain::connect(&settings.rpc_url);
+    let minter = match (&settings.minter_key, settings.poap_contract) {
+        (Some(key), Some(poap)) => {
+            let (provider, from) = deploy::signing_provider(&settings.rpc_url, key.expose_secret())?;
+            tracing::info!(minter = %from, %poap, "minting attendance tokens");
+            Some(Minter::new(db.clone(), provider, poap).spawn())
+        }
+        _ => None,
+    };
+    spawn_nonce_purge(db.clone());
+    Ok(AppState::new(Shared {
+        gates: GateChecker::new(chain.clone()),
+        settings,
+        db,
+        keys,
+        revocations,
+        chain,
+        minter,
+    }))
+}
+
+/// The HTTP application with its middleware.
+pub fn app(state: AppState) -> Router {
+    crate::http::router(state)
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Serves `state` on `listener` until the process is asked to stop.
+pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), StartError> {
+    // Small responses must not wait for Nagle's algorithm (~25 ms each otherwise).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+fn spawn_nonce_purge(db: store::Db) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            if let Err(e) = store::nonces::purge_expired(&db, now_ms()).await {
+                tracing::warn!(error = %e, "nonce purge failed");
+            }
+        }
+    });
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+}

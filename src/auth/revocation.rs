@@ -1,0 +1,60 @@
+//! Revoked sessions, held in memory for the hot path and followed from the database so that a
+//! logout on any node takes effect on every node within a second.
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::store::{self, Db};
+use crate::time_util::now_ms;
+
+/// How often the database is asked for new revocations.
+const POLL: Duration = Duration::from_millis(500);
+/// Overlap of successive polls, so that nodes' clock differences lose no revocation.
+const OVERLAP_MS: i64 = 5_000;
+
+/// The set of revoked session ids.
+#[derive(Debug, Default)]
+pub struct Revocations {
+    revoked: RwLock<HashSet<String>>,
+}
+
+impl Revocations {
+    /// Whether session `sid` is revoked (no I/O).
+    pub fn is_revoked(&self, sid: &str) -> bool {
+        self.revoked.read().map(|s| s.contains(sid)).unwrap_or(true)
+    }
+
+    /// Adds a revoked session.
+    pub fn insert(&self, sid: String) {
+        if let Ok(mut s) = self.revoked.write() {
+            s.insert(sid);
+        }
+    }
+
+    /// Loads every current revocation, then follows new ones in the background.
+    pub async fn follow(self: &Arc<Self>, db: Db) -> Result<(), sqlx::Error> {
+        let mut watermark = self.refresh(&db, 0).await?;
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(POLL).await;
+                match me.refresh(&db, watermark - OVERLAP_MS).await {
+                    Ok(w) => watermark = watermark.max(w),
+                    Err(e) => tracing::warn!(error = %e, "could not follow revocations"),
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn refresh(&self, db: &Db, since: i64) -> Result<i64, sqlx::Error> {
+        let rows = store::sessions::revoked_since(db, since.max(0), now_ms()).await?;
+        let mut max = since;
+        for (sid, at) in rows {
+            max = max.max(at);
+            self.insert(sid);
+        }
+        Ok(max)
+    }
+}

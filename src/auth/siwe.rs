@@ -1,0 +1,123 @@
+//! EIP-4361 sign-in: parsing by `signinwithethereum`, the field rules of API.md, and EIP-191
+//! signature recovery by alloy. Nonce consumption is the caller's last step.
+
+use alloy::primitives::{Address, Signature};
+use signinwithethereum::Message;
+use time::{Duration, OffsetDateTime};
+use url::Url;
+
+/// Clock skew tolerated on `issued-at`.
+const MAX_SKEW: Duration = Duration::seconds(60);
+
+/// What a login message must match.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginRules<'a> {
+    /// The SIWE domain (host[:port] of the public URL).
+    pub domain: &'a str,
+    /// The public URL; the message's `uri` must be on its origin.
+    pub public_url: &'a Url,
+    /// The chain sessions are bound to.
+    pub chain_id: u64,
+}
+
+/// A message whose fields and signature hold; its nonce is still to be consumed.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The signer.
+    pub address: Address,
+    /// The nonce to consume.
+    pub nonce: String,
+    /// The message's `expiration-time`, which also bounds the session.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// Why a login is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoginError {
+    /// Not an EIP-4361 message, or an unsupported version.
+    #[error("{0}")]
+    InvalidMessage(String),
+    /// `domain`, `uri` or scheme is not this service's.
+    #[error("{0}")]
+    DomainMismatch(String),
+    /// `chain-id` is not the configured chain.
+    #[error("{0}")]
+    ChainMismatch(String),
+    /// Outside the message's validity window.
+    #[error("{0}")]
+    Expired(String),
+    /// The signature is malformed or not the address's.
+    #[error("{0}")]
+    SignatureInvalid(String),
+}
+
+/// Checks every rule of a login except the nonce's freshness, which needs the database.
+pub fn verify(text: &str, signature: &str, rules: LoginRules<'_>, now: OffsetDateTime) -> Result<Verified, LoginError> {
+    let msg: Message = text
+        .parse()
+        .map_err(|e| LoginError::InvalidMessage(format!("message: not an EIP-4361 message: {e}")))?;
+    if !msg.domain.as_str().eq_ignore_ascii_case(rules.domain) {
+        return Err(LoginError::DomainMismatch(format!(
+            "domain {:?} is not {:?}",
+            msg.domain.as_str(),
+            rules.domain
+        )));
+    }
+    if let Some(scheme) = &msg.scheme {
+        if scheme != rules.public_url.scheme() {
+            return Err(LoginError::DomainMismatch(format!(
+                "scheme {scheme:?} is not {:?}",
+                rules.public_url.scheme()
+            )));
+        }
+    }
+    let uri_on_origin = Url::parse(msg.uri.as_str())
+        .map(|u| u.origin() == rules.public_url.origin())
+        .unwrap_or(false);
+    if !uri_on_origin {
+        return Err(LoginError::DomainMismatch(format!(
+            "uri {:?} is not on {}",
+            msg.uri.as_str(),
+            rules.public_url.origin().ascii_serialization()
+        )));
+    }
+    if msg.chain_id != rules.chain_id {
+        return Err(LoginError::ChainMismatch(format!(
+            "chain id {} is not {}",
+            msg.chain_id, rules.chain_id
+        )));
+    }
+    let issued_at = *msg.issued_at.as_ref();
+    if issued_at > now + MAX_SKEW {
+        return Err(LoginError::Expired(format!("issued-at {} is in the future", msg.issued_at)));
+    }
+    if let Some(exp) = &msg.expiration_time {
+        if *exp.as_ref() <= now {
+            return Err(LoginError::Expired(format!("expiration-time {exp} has passed")));
+        }
+    }
+    if let Some(nbf) = &msg.not_before {
+        if *nbf.as_ref() > now {
+            return Err(LoginError::Expired(format!("not-before {nbf} has not come yet")));
+        }
+    }
+    let address = Address::from(msg.address);
+    let bytes = alloy::hex::decode(signature.trim())
+        .map_err(|_| LoginError::SignatureInvalid("signature: not hex".into()))?;
+    let sig = Signature::from_raw(&bytes)
+        .map_err(|_| LoginError::SignatureInvalid("signature: not a 65-byte ECDSA signature".into()))?;
+    // The wallet signed the exact text it was shown, so recover over the text as received.
+    let signer = sig
+        .recover_address_from_msg(text.as_bytes())
+        .map_err(|_| LoginError::SignatureInvalid("signature: no key recovers from it".into()))?;
+    if signer != address {
+        return Err(LoginError::SignatureInvalid(format!(
+            "signature is not {address}'s"
+        )));
+    }
+    Ok(Verified {
+        address,
+        nonce: msg.nonce,
+        expires_at: msg.expiration_time.map(|t| *t.as_ref()),
+    })
+}

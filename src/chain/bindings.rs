@@ -1,0 +1,50 @@
+//! Contract bindings: Marquee's own from the committed artifacts, standard token interfaces by hand.
+
+#![allow(missing_docs, unreachable_pub)]
+
+use alloy::sol;
+
+sol!(
+    #[sol(rpc)]
+    AttendancePOAP,
+    "contracts/out/AttendancePOAP.json"
+);
+sol!(
+    #[sol(rpc)]
+    ScreeningPass,
+    "contracts/out/ScreeningPass.json"
+);
+sol!(
+    #[sol(rpc)]
+    DemoToken,
+    "contracts/out/DemoToken.json"
+);
+sol!(
+    #[sol(rpc)]
+    DemoBadge,
+    "contracts/out/DemoBadge.json"
+);
+
+sol! {
+    /// The parts of ERC-721 (with ERC-165 and the Enumerable extension) that gates read.
+    #[sol(rpc)]
+    interface IERC721 {
+        event Transfer(address indexed from, address indexed to, uint256 indexed tokenId);
+        function balanceOf(address owner) external view returns (uint256);
+        function ownerOf(uint256 tokenId) external view returns (address);
+        function supportsInterface(bytes4 interfaceId) external view returns (bool);
+        function tokenOfOwnerByIndex(address owner, uint256 index) external view returns (uint256);
+    }
+
+    /// The part of ERC-1155 that gates read.
+    #[sol(rpc)]
+    interface IERC1155 {
+        function balanceOf(address account, uint256 id) external view returns (uint256);
+    }
+
+    /// The part of ERC-20 that gates read.
+    #[sol(rpc)]
+    interface IERC20 {
+        function balanceOf(address account) external view returns (uint256);
+    }
+}

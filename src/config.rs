@@ -1,0 +1,293 @@
+//! Settings: defaults < TOML file < `MARQUEE_*` environment < command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use alloy::primitives::{Address, address};
+use secrecy::SecretString;
+use serde::Deserialize;
+use url::Url;
+
+/// Multicall3's canonical address, the same on every chain that has it.
+pub const CANONICAL_MULTICALL3: Address = address!("cA11bde05977b3631167028862bE2a173976CA11");
+/// delegate.xyz v2 registry's canonical address.
+pub const CANONICAL_DELEGATE_REGISTRY: Address = address!("00000000000000447e69651d841bD8D104Bed493");
+
+/// Settings as given by flags or environment (clap fills both); unset ones fall back to the file.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SettingsArgs {
+    /// TOML file with settings (default: ./marquee.toml when it exists)
+    #[arg(long, env = "MARQUEE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "MARQUEE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Public origin of the service; its host[:port] is the SIWE domain [default: http://localhost:8080]
+    #[arg(long, env = "MARQUEE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Database URL [default: sqlite://marquee.db]
+    #[arg(long, env = "MARQUEE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Ethereum JSON-RPC URL [default: http://127.0.0.1:8545]
+    #[arg(long, env = "MARQUEE_RPC_URL")]
+    pub rpc_url: Option<String>,
+    /// Chain id that sign-in messages and the RPC must match [default: 31337]
+    #[arg(long, env = "MARQUEE_CHAIN_ID")]
+    pub chain_id: Option<u64>,
+    /// Hex private key of the POAP minter (never logged)
+    #[arg(long, env = "MARQUEE_MINTER_KEY", hide_env_values = true)]
+    pub minter_key: Option<String>,
+    /// Address of the AttendancePOAP contract
+    #[arg(long, env = "MARQUEE_POAP_CONTRACT")]
+    pub poap_contract: Option<Address>,
+    /// Comma-separated organizer addresses
+    #[arg(long, env = "MARQUEE_ORGANIZERS")]
+    pub organizers: Option<String>,
+    /// Folder that holds the screenings' media [default: media]
+    #[arg(long, env = "MARQUEE_MEDIA_ROOT")]
+    pub media_root: Option<PathBuf>,
+    /// Multicall3 address [default: the canonical one]
+    #[arg(long, env = "MARQUEE_MULTICALL3")]
+    pub multicall3: Option<Address>,
+    /// delegate.xyz v2 registry address [default: the canonical one]
+    #[arg(long, env = "MARQUEE_DELEGATE_REGISTRY")]
+    pub delegate_registry: Option<Address>,
+    /// Session token lifetime in seconds [default: 86400]
+    #[arg(long, env = "MARQUEE_SESSION_TTL_SECS")]
+    pub session_ttl_secs: Option<u64>,
+    /// Stream token lifetime in seconds [default: 300]
+    #[arg(long, env = "MARQUEE_STREAM_TOKEN_TTL_SECS")]
+    pub stream_token_ttl_secs: Option<u64>,
+}
+
+/// The same settings as read from the TOML file (keys are the flag names with `_`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<SocketAddr>,
+    public_url: Option<String>,
+    database_url: Option<String>,
+    rpc_url: Option<String>,
+    chain_id: Option<u64>,
+    minter_key: Option<String>,
+    poap_contract: Option<Address>,
+    organizers: Option<Vec<Address>>,
+    media_root: Option<PathBuf>,
+    multicall3: Option<Address>,
+    delegate_registry: Option<Address>,
+    session_ttl_secs: Option<u64>,
+    stream_token_ttl_secs: Option<u64>,
+}
+
+/// Resolved settings of one Marquee process.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Public origin, e.g. `https://screenings.example`.
+    pub public_url: Url,
+    /// The SIWE domain: host[:port] of the public URL.
+    pub domain: String,
+    /// sqlx database URL.
+    pub database_url: String,
+    /// JSON-RPC endpoint of the chain.
+    pub rpc_url: Url,
+    /// Chain id of the chain.
+    pub chain_id: u64,
+    /// POAP minter's private key.
+    pub minter_key: Option<SecretString>,
+    /// AttendancePOAP contract.
+    pub poap_contract: Option<Address>,
+    /// Wallets allowed to create events.
+    pub organizers: Vec<Address>,
+    /// Folder under which event stream sources live.
+    pub media_root: PathBuf,
+    /// Multicall3 contract.
+    pub multicall3: Address,
+    /// delegate.xyz v2 registry.
+    pub delegate_registry: Address,
+    /// Lifetime of session tokens.
+    pub session_ttl: Duration,
+    /// Lifetime of stream tokens.
+    pub stream_token_ttl: Duration,
+}
+
+/// A setting that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML file could not be read or parsed.
+    #[error("config file {path}: {reason}")]
+    File { path: String, reason: String },
+    /// A value is malformed.
+    #[error("setting {name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl SettingsArgs {
+    /// Resolves these flags/environment values over the TOML file and the defaults.
+    pub fn resolve(&self) -> Result<Settings, ConfigError> {
+        let file = match &self.config {
+            Some(path) => read_file(path)?,
+            None if Path::new("marquee.toml").exists() => read_file(Path::new("marquee.toml"))?,
+            None => FileSettings::default(),
+        };
+        let public_url = self
+            .public_url
+            .clone()
+            .or(file.public_url)
+            .unwrap_or_else(|| "http://localhost:8080".into());
+        let public_url = parse_url("public_url", &public_url)?;
+        let host = public_url.host_str().ok_or(ConfigError::Invalid {
+            name: "public_url",
+            reason: "has no host".into(),
+        })?;
+        let domain = match public_url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        };
+        let rpc_url = self
+            .rpc_url
+            .clone()
+            .or(file.rpc_url)
+            .unwrap_or_else(|| "http://127.0.0.1:8545".into());
+        let organizers = match &self.organizers {
+            Some(list) => parse_addresses(list)?,
+            None => file.organizers.unwrap_or_default(),
+        };
+        Ok(Settings {
+            listen: self
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            domain,
+            public_url,
+            database_url: self
+                .database_url
+                .clone()
+                .or(file.database_url)
+                .unwrap_or_else(|| "sqlite://marquee.db".into()),
+            rpc_url: parse_url("rpc_url", &rpc_url)?,
+            chain_id: self.chain_id.or(file.chain_id).unwrap_or(31337),
+            minter_key: self
+                .minter_key
+                .clone()
+                .or(file.minter_key)
+                .map(SecretString::from),
+            poap_contract: self.poap_contract.or(file.poap_contract),
+            organizers,
+            media_root: self
+                .media_root
+                .clone()
+                .or(file.media_root)
+                .unwrap_or_else(|| PathBuf::from("media")),
+            multicall3: self
+                .multicall3
+                .or(file.multicall3)
+                .unwrap_or(CANONICAL_MULTICALL3),
+            delegate_registry: self
+                .delegate_registry
+                .or(file.delegate_registry)
+                .unwrap_or(CANONICAL_DELEGATE_REGISTRY),
+            session_ttl: Duration::from_secs(
+                self.session_ttl_secs
+                    .or(file.session_ttl_secs)
+                    .unwrap_or(86_400),
+            ),
+            stream_token_ttl: Duration::from_secs(
+                self.stream_token_ttl_secs
+                    .or(file.stream_token_ttl_secs)
+                    .unwrap_or(300),
+            ),
+        })
+    }
+}
+
+impl Settings {
+    /// Whether `address` may create events.
+    pub fn is_organizer(&self, address: Address) -> bool {
+        self.organizers.contains(&address)
+    }
+
+    /// The public origin without a trailing slash, e.g. `http://localhost:8080`.
+    pub fn origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let err = |reason: String| ConfigError::File {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    toml::from_str(&text).map_err(|e| err(e.to_string()))
+}
+
+fn parse_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|e| ConfigError::Invalid {
+        name,
+        reason: format!("{value:?}: {e}"),
+    })?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(ConfigError::Invalid {
+            name,
+            reason: format!("scheme {other:?} is not http(s)"),
+        }),
+    }
+}
+
+fn parse_addresses(list: &str) -> Result<Vec<Address>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse().map_err(|e| ConfigError::Invalid {
+                name: "organizers",
+                reason: format!("{s:?}: {e}"),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_which_overrides_defaults() {
+        let dir = std::env::temp_dir().join(format!("marquee-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("m.toml");
+        std::fs::write(
+            &file,
+            "chain_id = 5\npublic_url = \"https://film.example\"\norganizers = [\"0x70997970c51812dc3a010c7d01b50e0d17dc79c8\"]\n",
+        )
+        .unwrap();
+        let args = SettingsArgs {
+            config: Some(file),
+            chain_id: Some(7),
+            ..Default::default()
+        };
+        let s = args.resolve().unwrap();
+        assert_eq!(s.chain_id, 7, "flag wins over file");
+        assert_eq!(s.domain, "film.example", "file wins over default");
+        assert_eq!(s.organizers.len(), 1);
+        assert_eq!(s.listen.port(), 8080, "default");
+        assert_eq!(s.stream_token_ttl, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = std::env::temp_dir().join(format!("marquee-cfg2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("m.toml");
+        std::fs::write(&file, "chainid = 5\n").unwrap();
+        let args = SettingsArgs {
+            config: Some(file),
+            ..Default::default()
+        };
+        assert!(matches!(args.resolve(), Err(ConfigError::File { .. })));
+    }
+}

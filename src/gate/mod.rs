@@ -1,0 +1,7 @@
+//! Token gates: the organizer's rules (`rules`) and their evaluation against the chain (`eval`).
+
+pub mod eval;
+pub mod rules;
+
+pub use eval::{GateChecker, Ticket, Verdict};
+pub use rules::{Condition, Dec, Gate, Rule};

@@ -1,0 +1,160 @@
+//! Request extractors: JSON bodies with problem+json rejections, and who is calling
+//! (session, organizer, stream token).
+
+use alloy::primitives::Address;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use crate::auth::tokens::{SESSION_AUDIENCE, STREAM_AUDIENCE, SessionClaims, StreamClaims};
+use crate::error::ApiError;
+
+/// Cookie that carries the session token.
+pub const SESSION_COOKIE: &str = "marquee_session";
+/// Cookie that carries a stream token.
+pub const STREAM_COOKIE: &str = "marquee_stream";
+
+/// A JSON body whose rejections are problem+json naming the field.
+pub struct AppJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(AppJson(v))
+    }
+}
+
+/// A signed-in wallet.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The wallet.
+    pub address: Address,
+    /// The session's claims.
+    pub claims: SessionClaims,
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let (token, from_cookie) = match bearer(parts) {
+            Some(t) => (t, false),
+            None => (
+                cookie(parts, SESSION_COOKIE)
+                    .ok_or_else(|| ApiError::unauthenticated("sign in first: no session token"))?,
+                true,
+            ),
+        };
+        if from_cookie && !matches!(parts.method, Method::GET | Method::HEAD) {
+            // A cookie rides along on cross-site requests; only our own pages may use it to act.
+            let origin = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+            if origin.is_some_and(|o| o != state.settings.origin()) {
+                return Err(ApiError::forbidden("cross-origin request refused"));
+            }
+        }
+        let claims: SessionClaims = state
+            .keys
+            .verify(&token, SESSION_AUDIENCE)
+            .ok_or_else(|| ApiError::unauthenticated("the session token is invalid or expired"))?;
+        if state.revocations.is_revoked(&claims.sid) {
+            return Err(ApiError::unauthenticated("the session has ended"));
+        }
+        let address = claims
+            .sub
+            .parse()
+            .map_err(|_| ApiError::unauthenticated("the session token is invalid"))?;
+        Ok(Session { address, claims })
+    }
+}
+
+/// A signed-in organizer.
+#[derive(Debug, Clone)]
+pub struct Organizer(pub Session);
+
+impl FromRequestParts<AppState> for Organizer {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let session = Session::from_request_parts(parts, state).await?;
+        if !state.settings.is_organizer(session.address) {
+            return Err(ApiError::forbidden(format!(
+                "{} is not an organizer",
+                session.address
+            )));
+        }
+        Ok(Organizer(session))
+    }
+}
+
+/// A stream token as presented (`?token=`, Bearer or cookie), not yet checked.
+#[derive(Debug, Clone)]
+pub struct StreamToken(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for StreamToken {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        query_token(parts)
+            .or_else(|| bearer(parts))
+            .or_else(|| cookie(parts, STREAM_COOKIE))
+            .map(StreamToken)
+            .ok_or_else(|| ApiError::unauthenticated("a stream token is required: call join"))
+    }
+}
+
+impl StreamToken {
+    /// Checks the token for `event_id`: 401 when invalid, 403 when for another event or revoked.
+    pub fn authorize(&self, state: &AppState, event_id: &str) -> Result<StreamClaims, ApiError> {
+        let claims: StreamClaims = state
+            .keys
+            .verify(&self.0, STREAM_AUDIENCE)
+            .ok_or_else(|| ApiError::unauthenticated("the stream token is invalid or expired"))?;
+        if claims.evt != event_id {
+            return Err(ApiError::forbidden("the stream token is for another event"));
+        }
+        if state.revocations.is_revoked(&claims.sid) {
+            return Err(ApiError::forbidden("the stream token has been revoked"));
+        }
+        Ok(claims)
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<String> {
+    let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+fn cookie(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn query_token(parts: &Parts) -> Option<String> {
+    let q = parts.uri.query()?;
+    url::form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// A `Set-Cookie` value for `token` (HttpOnly, SameSite=Lax, Secure on https).
+pub fn set_cookie(state: &AppState, name: &str, token: &str, path: &str, max_age_secs: i64) -> String {
+    let secure = if state.settings.public_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{name}={token}; Path={path}; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{secure}")
+}

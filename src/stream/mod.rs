@@ -1,0 +1,5 @@
+//! The screening stream: HLS playlists rewritten to carry the viewer's token, and media files
+//! served from the event's folder and nowhere else.
+
+pub mod files;
+pub mod playlist;

@@ -1,0 +1,9 @@
+//! Integration tests: a real Anvil, the real app on a random port, driven over HTTP.
+#![allow(unreachable_pub)]
+
+mod auth;
+mod contracts;
+mod gates;
+mod helpers;
+mod journey;
+mod stream;

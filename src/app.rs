@@ -52,7 +52,8 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
     let chain = Chain::connect(&settings.rpc_url);
     let minter = match (&settings.minter_key, settings.poap_contract) {
         (Some(key), Some(poap)) => {
-            let (provider, from) = deploy::signing_provider(&settings.rpc_url, key.expose_secret())?;
+            let (provider, from) =
+                deploy::signing_provider(&settings.rpc_url, key.expose_secret())?;
             tracing::info!(minter = %from, %poap, "minting attendance tokens");
             Some(Minter::new(db.clone(), provider, poap).spawn())
         }

@@ -88,8 +88,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("listen on {}: {e}", settings.listen))?;
             tracing::info!(listen = %settings.listen, public_url = %settings.public_url, "serving");
-            let state = crate::app::build(settings).await.map_err(|e| e.to_string())?;
-            crate::app::serve(listener, state).await.map_err(|e| e.to_string())
+            let state = crate::app::build(settings)
+                .await
+                .map_err(|e| e.to_string())?;
+            crate::app::serve(listener, state)
+                .await
+                .map_err(|e| e.to_string())
         }
         Command::Dev(args) => crate::dev::run(args).await,
         Command::Deploy(args) => {
@@ -97,9 +101,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let key = match (&args.key, &settings.minter_key) {
                 (Some(k), _) => k.clone(),
                 (None, Some(k)) => k.expose_secret().to_string(),
-                (None, None) => return Err("give the deployer key with --key or MARQUEE_MINTER_KEY".into()),
+                (None, None) => {
+                    return Err("give the deployer key with --key or MARQUEE_MINTER_KEY".into());
+                }
             };
-            let (provider, admin) = deploy::signing_provider(&settings.rpc_url, &key).map_err(|e| e.to_string())?;
+            let (provider, admin) =
+                deploy::signing_provider(&settings.rpc_url, &key).map_err(|e| e.to_string())?;
             let base = format!("{}/api/v1/poap/", settings.origin());
             let d = deploy::deploy(&provider, admin, &base, args.pass)
                 .await
@@ -117,13 +124,18 @@ pub async fn run(cli: Cli) -> Result<(), String> {
 
 /// Signs in at `url` with `key` the way a wallet does, returning the session token.
 pub async fn login(url: &url::Url, key: &str, chain_id: u64) -> Result<String, String> {
-    let signer: PrivateKeySigner = key.trim().parse().map_err(|_| "the key is not a hex private key".to_string())?;
+    let signer: PrivateKeySigner = key
+        .trim()
+        .parse()
+        .map_err(|_| "the key is not a hex private key".to_string())?;
     let http = alloy::transports::http::reqwest::Client::new();
     let base = url.as_str().trim_end_matches('/');
     let nonce: Value = post(&http, &format!("{base}/api/v1/auth/nonce"), json!({})).await?;
     let nonce = nonce["nonce"].as_str().ok_or("no nonce in the answer")?;
     let host = url.host_str().ok_or("the URL has no host")?;
-    let domain = url.port().map_or(host.to_string(), |p| format!("{host}:{p}"));
+    let domain = url
+        .port()
+        .map_or(host.to_string(), |p| format!("{host}:{p}"));
     let issued_at = crate::model::rfc3339(time::OffsetDateTime::now_utc());
     let message = format!(
         "{domain} wants you to sign in with your Ethereum account:\n{}\n\nSign in to Marquee.\n\nURI: {base}\nVersion: 1\nChain ID: {chain_id}\nNonce: {nonce}\nIssued At: {issued_at}",
@@ -141,7 +153,11 @@ pub async fn login(url: &url::Url, key: &str, chain_id: u64) -> Result<String, S
         .ok_or_else(|| format!("login refused: {session}"))
 }
 
-async fn post(http: &alloy::transports::http::reqwest::Client, url: &str, body: Value) -> Result<Value, String> {
+async fn post(
+    http: &alloy::transports::http::reqwest::Client,
+    url: &str,
+    body: Value,
+) -> Result<Value, String> {
     let resp = http
         .post(url)
         .header("content-type", "application/json")

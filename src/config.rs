@@ -12,7 +12,8 @@ use url::Url;
 /// Multicall3's canonical address, the same on every chain that has it.
 pub const CANONICAL_MULTICALL3: Address = address!("cA11bde05977b3631167028862bE2a173976CA11");
 /// delegate.xyz v2 registry's canonical address.
-pub const CANONICAL_DELEGATE_REGISTRY: Address = address!("00000000000000447e69651d841bD8D104Bed493");
+pub const CANONICAL_DELEGATE_REGISTRY: Address =
+    address!("00000000000000447e69651d841bD8D104Bed493");
 
 /// Settings as given by flags or environment (clap fills both); unset ones fall back to the file.
 #[derive(Debug, Clone, Default, clap::Args)]

@@ -23,9 +23,13 @@ use crate::time_util::{now_ms, to_ms};
 pub async fn run(args: DevArgs) -> Result<(), String> {
     let state_file = args.toolkit.join("dev-state.json");
     let state_arg = state_file.to_string_lossy().to_string();
-    let anvil = Anvil::spawn(&args.toolkit, args.anvil_port, &["--state", &state_arg, "--state-interval", "5", "--silent"])
-        .await
-        .map_err(|e| format!("could not start Anvil on port {}: {e}", args.anvil_port))?;
+    let anvil = Anvil::spawn(
+        &args.toolkit,
+        args.anvil_port,
+        &["--state", &state_arg, "--state-interval", "5", "--silent"],
+    )
+    .await
+    .map_err(|e| format!("could not start Anvil on port {}: {e}", args.anvil_port))?;
     let result = run_with(&args, &anvil).await;
     anvil.stop().await;
     result
@@ -33,10 +37,23 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
 
 async fn run_with(args: &DevArgs, anvil: &Anvil) -> Result<(), String> {
     let key = |i: usize| -> PrivateKeySigner { DEV_KEYS[i].parse().expect("dev key") };
-    let (admin, viewer1, viewer2, outsider) = (key(0).address(), key(1).address(), key(2).address(), key(3).address());
+    let (admin, viewer1, viewer2, outsider) = (
+        key(0).address(),
+        key(1).address(),
+        key(2).address(),
+        key(3).address(),
+    );
     let public_url = format!("http://localhost:{}", args.port);
-    let (provider, _) = deploy::signing_provider(&anvil.url, DEV_KEYS[0]).map_err(|e| e.to_string())?;
-    let deployment = ensure_contracts(&args.toolkit, &provider, admin, &public_url, [viewer1, viewer2]).await?;
+    let (provider, _) =
+        deploy::signing_provider(&anvil.url, DEV_KEYS[0]).map_err(|e| e.to_string())?;
+    let deployment = ensure_contracts(
+        &args.toolkit,
+        &provider,
+        admin,
+        &public_url,
+        [viewer1, viewer2],
+    )
+    .await?;
     let pass = deployment.pass.ok_or("dev deployment lacks the pass")?;
 
     let settings = SettingsArgs {
@@ -54,10 +71,21 @@ async fn run_with(args: &DevArgs, anvil: &Anvil) -> Result<(), String> {
     let listener = TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("listen on {}: {e}", settings.listen))?;
-    let state = crate::app::build(settings).await.map_err(|e| e.to_string())?;
+    let state = crate::app::build(settings)
+        .await
+        .map_err(|e| e.to_string())?;
     let event_id = create_demo_event(&state.db, admin, pass, args.minutes).await?;
-    print_banner(&public_url, &anvil.url.to_string(), &event_id, &deployment, args.minutes, [admin, viewer1, viewer2, outsider]);
-    crate::app::serve(listener, state).await.map_err(|e| e.to_string())
+    print_banner(
+        &public_url,
+        anvil.url.as_ref(),
+        &event_id,
+        &deployment,
+        args.minutes,
+        [admin, viewer1, viewer2, outsider],
+    );
+    crate::app::serve(listener, state)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Reuses the contracts recorded in `dev.json` when the chain still has them, else deploys
@@ -70,12 +98,12 @@ async fn ensure_contracts(
     viewers: [Address; 2],
 ) -> Result<Deployment, String> {
     let record = toolkit.join("dev.json");
-    if let Ok(text) = std::fs::read_to_string(&record) {
-        if let Ok(d) = serde_json::from_str::<Deployment>(&text) {
-            if d.pass.is_some() && deploy::is_live(provider, &d).await {
-                return Ok(d);
-            }
-        }
+    if let Ok(text) = std::fs::read_to_string(&record)
+        && let Ok(d) = serde_json::from_str::<Deployment>(&text)
+        && d.pass.is_some()
+        && deploy::is_live(provider, &d).await
+    {
+        return Ok(d);
     }
     let d = deploy::deploy(provider, admin, &format!("{public_url}/api/v1/poap/"), true)
         .await
@@ -85,15 +113,27 @@ async fn ensure_contracts(
     for v in viewers {
         let tx = pass.mint(v).send().await.map_err(|e| e.to_string())?;
         tx.get_receipt().await.map_err(|e| e.to_string())?;
-        let tx = erc20.mint(v, U256::from(10u64).pow(U256::from(20))).send().await.map_err(|e| e.to_string())?;
+        let tx = erc20
+            .mint(v, U256::from(10u64).pow(U256::from(20)))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         tx.get_receipt().await.map_err(|e| e.to_string())?;
     }
-    std::fs::write(&record, serde_json::to_string_pretty(&d).expect("json")).map_err(|e| e.to_string())?;
+    std::fs::write(&record, serde_json::to_string_pretty(&d).expect("json"))
+        .map_err(|e| e.to_string())?;
     Ok(d)
 }
 
-async fn create_demo_event(db: &store::Db, organizer: Address, pass: Address, minutes: u32) -> Result<String, String> {
-    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::now_utc());
+async fn create_demo_event(
+    db: &store::Db,
+    organizer: Address,
+    pass: Address,
+    minutes: u32,
+) -> Result<String, String> {
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or(OffsetDateTime::now_utc());
     let spec = EventSpec {
         title: "Marquee demo screening".into(),
         description: "A 30-second test pattern with a tone, gated by a ScreeningPass.".into(),
@@ -121,19 +161,43 @@ async fn create_demo_event(db: &store::Db, organizer: Address, pass: Address, mi
     };
     let id = crate::auth::random_id();
     let body = serde_json::to_string(&spec).map_err(|e| e.to_string())?;
-    store::events::insert(db, &id, &organizer.to_string(), to_ms(spec.starts_at), to_ms(spec.ends_at), &body, now_ms())
-        .await
-        .map_err(|e| e.to_string())?;
+    store::events::insert(
+        db,
+        &id,
+        &organizer.to_string(),
+        to_ms(spec.starts_at),
+        to_ms(spec.ends_at),
+        &body,
+        now_ms(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     Ok(id)
 }
 
-fn print_banner(url: &str, rpc: &str, event: &str, d: &Deployment, minutes: u32, accounts: [Address; 4]) {
+fn print_banner(
+    url: &str,
+    rpc: &str,
+    event: &str,
+    d: &Deployment,
+    minutes: u32,
+    accounts: [Address; 4],
+) {
     let exe = std::env::current_exe()
         .ok()
-        .and_then(|p| p.strip_prefix(std::env::current_dir().ok()?).ok().map(|p| p.to_path_buf()))
+        .and_then(|p| {
+            p.strip_prefix(std::env::current_dir().ok()?)
+                .ok()
+                .map(|p| p.to_path_buf())
+        })
         .map(|p| format!("./{}", p.display()))
         .unwrap_or_else(|| "marquee".into());
-    let roles = ["organizer + POAP minter", "viewer with ticket #1", "viewer with ticket #2", "viewer without a ticket"];
+    let roles = [
+        "organizer + POAP minter",
+        "viewer with ticket #1",
+        "viewer with ticket #2",
+        "viewer without a ticket",
+    ];
     let mut keys = String::new();
     for (i, (addr, role)) in accounts.iter().zip(roles).enumerate() {
         keys.push_str(&format!("  {addr}  {}  ({role})\n", DEV_KEYS[i]));

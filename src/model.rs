@@ -172,21 +172,29 @@ impl EventSpec {
             return Err("max_sessions_per_ticket: must be 1 to 100".into());
         }
         validate_source(&self.stream.source, caps.media_root)?;
-        let claim_until = utc(self.poap.claim_until.unwrap_or(self.ends_at + DEFAULT_CLAIM_WINDOW));
+        let claim_until = utc(self
+            .poap
+            .claim_until
+            .unwrap_or(self.ends_at + DEFAULT_CLAIM_WINDOW));
         if claim_until <= self.ends_at {
             return Err("poap.claim_until: must be after ends_at".into());
         }
         self.poap.claim_until = Some(claim_until);
         if self.poap.mode == PoapMode::Mint && !caps.can_mint {
-            return Err("poap.mode: \"mint\" needs a POAP contract and a minter key configured".into());
+            return Err(
+                "poap.mode: \"mint\" needs a POAP contract and a minter key configured".into(),
+            );
         }
         if self.poap.mode == PoapMode::Voucher {
-            return Err("poap.mode: \"voucher\" is not available yet; use \"mint\", \"record\" or \"off\"".into());
+            return Err(
+                "poap.mode: \"voucher\" is not available yet; use \"mint\", \"record\" or \"off\""
+                    .into(),
+            );
         }
-        if let Some(url) = &self.poap.image_url {
-            if url::Url::parse(url).is_err() {
-                return Err("poap.image_url: must be an absolute URL".into());
-            }
+        if let Some(url) = &self.poap.image_url
+            && url::Url::parse(url).is_err()
+        {
+            return Err("poap.image_url: must be an absolute URL".into());
         }
         if self.poap.max_supply == Some(0) {
             return Err("poap.max_supply: must be at least 1 (or null)".into());
@@ -201,7 +209,9 @@ impl EventSpec {
 
     /// When claims close.
     pub fn claim_until(&self) -> OffsetDateTime {
-        self.poap.claim_until.unwrap_or(self.ends_at + DEFAULT_CLAIM_WINDOW)
+        self.poap
+            .claim_until
+            .unwrap_or(self.ends_at + DEFAULT_CLAIM_WINDOW)
     }
 
     /// Whether the stream may be watched at `now`.
@@ -213,18 +223,20 @@ impl EventSpec {
 fn validate_source(source: &str, media_root: &Path) -> Result<(), String> {
     if source.starts_with("http://") || source.starts_with("https://") {
         // Proxying an origin needs streaming bodies and timeouts; until that lands, say so.
-        return Err("stream.source: origin URLs are not served yet; use a folder under the media root".into());
+        return Err(
+            "stream.source: origin URLs are not served yet; use a folder under the media root"
+                .into(),
+        );
     }
     let rel = Path::new(source);
-    let safe = !source.is_empty()
-        && rel
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)));
+    let safe = !source.is_empty() && rel.components().all(|c| matches!(c, Component::Normal(_)));
     if !safe {
         return Err("stream.source: must be a relative folder under the media root (no `..`) or an http(s) URL".into());
     }
     if !media_root.join(rel).join("index.m3u8").is_file() {
-        return Err(format!("stream.source: {source}/index.m3u8 does not exist under the media root"));
+        return Err(format!(
+            "stream.source: {source}/index.m3u8 does not exist under the media root"
+        ));
     }
     Ok(())
 }
@@ -300,12 +312,27 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("media");
         let mut v = base();
         v["ends_at"] = json!("2026-01-01T19:00:00Z");
-        assert!(spec(v).normalize(caps(&root)).unwrap_err().starts_with("ends_at"));
+        assert!(
+            spec(v)
+                .normalize(caps(&root))
+                .unwrap_err()
+                .starts_with("ends_at")
+        );
         let mut v = base();
         v["stream"]["source"] = json!("../etc");
-        assert!(spec(v).normalize(caps(&root)).unwrap_err().starts_with("stream.source"));
+        assert!(
+            spec(v)
+                .normalize(caps(&root))
+                .unwrap_err()
+                .starts_with("stream.source")
+        );
         let mut v = base();
         v["poap"] = json!({ "mode": "mint" });
-        assert!(spec(v).normalize(caps(&root)).unwrap_err().starts_with("poap.mode"));
+        assert!(
+            spec(v)
+                .normalize(caps(&root))
+                .unwrap_err()
+                .starts_with("poap.mode")
+        );
     }
 }

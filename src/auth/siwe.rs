@@ -52,10 +52,15 @@ pub enum LoginError {
 }
 
 /// Checks every rule of a login except the nonce's freshness, which needs the database.
-pub fn verify(text: &str, signature: &str, rules: LoginRules<'_>, now: OffsetDateTime) -> Result<Verified, LoginError> {
-    let msg: Message = text
-        .parse()
-        .map_err(|e| LoginError::InvalidMessage(format!("message: not an EIP-4361 message: {e}")))?;
+pub fn verify(
+    text: &str,
+    signature: &str,
+    rules: LoginRules<'_>,
+    now: OffsetDateTime,
+) -> Result<Verified, LoginError> {
+    let msg: Message = text.parse().map_err(|e| {
+        LoginError::InvalidMessage(format!("message: not an EIP-4361 message: {e}"))
+    })?;
     if !msg.domain.as_str().eq_ignore_ascii_case(rules.domain) {
         return Err(LoginError::DomainMismatch(format!(
             "domain {:?} is not {:?}",
@@ -63,13 +68,13 @@ pub fn verify(text: &str, signature: &str, rules: LoginRules<'_>, now: OffsetDat
             rules.domain
         )));
     }
-    if let Some(scheme) = &msg.scheme {
-        if scheme != rules.public_url.scheme() {
-            return Err(LoginError::DomainMismatch(format!(
-                "scheme {scheme:?} is not {:?}",
-                rules.public_url.scheme()
-            )));
-        }
+    if let Some(scheme) = &msg.scheme
+        && scheme != rules.public_url.scheme()
+    {
+        return Err(LoginError::DomainMismatch(format!(
+            "scheme {scheme:?} is not {:?}",
+            rules.public_url.scheme()
+        )));
     }
     let uri_on_origin = Url::parse(msg.uri.as_str())
         .map(|u| u.origin() == rules.public_url.origin())
@@ -89,23 +94,31 @@ pub fn verify(text: &str, signature: &str, rules: LoginRules<'_>, now: OffsetDat
     }
     let issued_at = *msg.issued_at.as_ref();
     if issued_at > now + MAX_SKEW {
-        return Err(LoginError::Expired(format!("issued-at {} is in the future", msg.issued_at)));
+        return Err(LoginError::Expired(format!(
+            "issued-at {} is in the future",
+            msg.issued_at
+        )));
     }
-    if let Some(exp) = &msg.expiration_time {
-        if *exp.as_ref() <= now {
-            return Err(LoginError::Expired(format!("expiration-time {exp} has passed")));
-        }
+    if let Some(exp) = &msg.expiration_time
+        && *exp.as_ref() <= now
+    {
+        return Err(LoginError::Expired(format!(
+            "expiration-time {exp} has passed"
+        )));
     }
-    if let Some(nbf) = &msg.not_before {
-        if *nbf.as_ref() > now {
-            return Err(LoginError::Expired(format!("not-before {nbf} has not come yet")));
-        }
+    if let Some(nbf) = &msg.not_before
+        && *nbf.as_ref() > now
+    {
+        return Err(LoginError::Expired(format!(
+            "not-before {nbf} has not come yet"
+        )));
     }
     let address = Address::from(msg.address);
     let bytes = alloy::hex::decode(signature.trim())
         .map_err(|_| LoginError::SignatureInvalid("signature: not hex".into()))?;
-    let sig = Signature::from_raw(&bytes)
-        .map_err(|_| LoginError::SignatureInvalid("signature: not a 65-byte ECDSA signature".into()))?;
+    let sig = Signature::from_raw(&bytes).map_err(|_| {
+        LoginError::SignatureInvalid("signature: not a 65-byte ECDSA signature".into())
+    })?;
     // The wallet signed the exact text it was shown, so recover over the text as received.
     let signer = sig
         .recover_address_from_msg(text.as_bytes())

@@ -73,7 +73,9 @@ pub struct TokenKeys {
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
-        f.debug_struct("TokenKeys").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("TokenKeys")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -106,7 +108,8 @@ impl TokenKeys {
         let x = URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
         let encoding =
             EncodingKey::from_ed_pem(pem.as_bytes()).map_err(|_| KeyError::Corrupt(kid.clone()))?;
-        let decoding = DecodingKey::from_ed_components(&x).map_err(|_| KeyError::Corrupt(kid.clone()))?;
+        let decoding =
+            DecodingKey::from_ed_components(&x).map_err(|_| KeyError::Corrupt(kid.clone()))?;
         let jwk = json!({ "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig" });
         Ok(Self {
             kid,
@@ -131,7 +134,8 @@ impl TokenKeys {
     pub fn sign<T: Serialize>(&self, claims: &T) -> String {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding).expect("Ed25519 signing does not fail")
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+            .expect("Ed25519 signing does not fail")
     }
 
     /// Verifies `token` for `audience`; `None` for anything that is not a valid, current token.

@@ -16,13 +16,25 @@ pub struct Deployment {
     #[serde(serialize_with = "crate::model::eip55")]
     pub poap: Address,
     /// ScreeningPass (demo ticket collection), when asked for.
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::model::eip55_opt", default)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::model::eip55_opt",
+        default
+    )]
     pub pass: Option<Address>,
     /// DemoToken (ERC-20) and DemoBadge (ERC-1155), when demo tokens were asked for.
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::model::eip55_opt", default)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::model::eip55_opt",
+        default
+    )]
     pub erc20: Option<Address>,
     /// DemoBadge (ERC-1155).
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::model::eip55_opt", default)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::model::eip55_opt",
+        default
+    )]
     pub erc1155: Option<Address>,
 }
 
@@ -67,17 +79,26 @@ pub async fn deploy(
         erc1155: None,
     };
     if demo {
-        let pass = ScreeningPass::deploy(provider, "Marquee Screening Pass".into(), "PASS".into(), admin)
-            .await
-            .map_err(err)?;
+        let pass = ScreeningPass::deploy(
+            provider,
+            "Marquee Screening Pass".into(),
+            "PASS".into(),
+            admin,
+        )
+        .await
+        .map_err(err)?;
         out.pass = Some(*pass.address());
         let erc20 = DemoToken::deploy(provider, "Marquee Demo Token".into(), "MQD".into(), admin)
             .await
             .map_err(err)?;
         out.erc20 = Some(*erc20.address());
-        let erc1155 = DemoBadge::deploy(provider, "https://marquee.invalid/badge/{id}.json".into(), admin)
-            .await
-            .map_err(err)?;
+        let erc1155 = DemoBadge::deploy(
+            provider,
+            "https://marquee.invalid/badge/{id}.json".into(),
+            admin,
+        )
+        .await
+        .map_err(err)?;
         out.erc1155 = Some(*erc1155.address());
     }
     Ok(out)
@@ -85,7 +106,10 @@ pub async fn deploy(
 
 /// Whether every contract of `d` has code on the chain (a restarted dev chain may have lost them).
 pub async fn is_live(provider: &DynProvider, d: &Deployment) -> bool {
-    for addr in [Some(d.poap), d.pass, d.erc20, d.erc1155].into_iter().flatten() {
+    for addr in [Some(d.poap), d.pass, d.erc20, d.erc1155]
+        .into_iter()
+        .flatten()
+    {
         match provider.get_code_at(addr).await {
             Ok(code) if !code.is_empty() => {}
             _ => return false,

@@ -119,9 +119,7 @@ impl GateChecker {
                 let nft = IERC721::new(*contract, p);
                 let balance = or_zero(read(nft.balanceOf(holder).call()).await)?;
                 if balance.is_zero() {
-                    return Ok(refused(format!(
-                        "holds 0 of {contract} (ERC-721); needs 1"
-                    )));
+                    return Ok(refused(format!("holds 0 of {contract} (ERC-721); needs 1")));
                 }
                 match self.held_token_id(*contract, holder).await? {
                     Some(id) => Ok(admitted("erc721", *contract, Some(Dec(id)))),
@@ -164,7 +162,11 @@ impl GateChecker {
 
     /// A token id of `contract` that `holder` owns now: by index when the collection is
     /// enumerable, else from the `Transfer` logs that sent tokens to the holder, newest first.
-    async fn held_token_id(&self, contract: Address, holder: Address) -> Result<Option<U256>, ReadError> {
+    async fn held_token_id(
+        &self,
+        contract: Address,
+        holder: Address,
+    ) -> Result<Option<U256>, ReadError> {
         let p = &self.chain.provider;
         let nft = IERC721::new(contract, p);
         if read(nft.supportsInterface(ERC721_ENUMERABLE).call()).await == Ok(true) {

@@ -122,10 +122,9 @@ fn parse_group(v: &Value, path: &str, depth: usize, count: &mut usize) -> Result
     if depth > MAX_DEPTH {
         return Err(format!("{path}: groups nest at most {MAX_DEPTH} deep"));
     }
-    let obj = v
-        .as_object()
-        .filter(|o| o.len() == 1)
-        .ok_or_else(|| format!("{path}: must be an object with exactly one key, \"any\" or \"all\""))?;
+    let obj = v.as_object().filter(|o| o.len() == 1).ok_or_else(|| {
+        format!("{path}: must be an object with exactly one key, \"any\" or \"all\"")
+    })?;
     let (key, members) = obj.iter().next().expect("one key");
     let members = members
         .as_array()
@@ -141,7 +140,9 @@ fn parse_group(v: &Value, path: &str, depth: usize, count: &mut usize) -> Result
             if m.get("type").is_some() {
                 *count += 1;
                 if *count > MAX_CONDITIONS {
-                    return Err(format!("{here}: a gate holds at most {MAX_CONDITIONS} conditions"));
+                    return Err(format!(
+                        "{here}: a gate holds at most {MAX_CONDITIONS} conditions"
+                    ));
                 }
                 let c = Condition::deserialize(m).map_err(|e| format!("{here}: {e}"))?;
                 c.validate().map_err(|e| format!("{here}.{e}"))?;
@@ -154,7 +155,9 @@ fn parse_group(v: &Value, path: &str, depth: usize, count: &mut usize) -> Result
     match key.as_str() {
         "any" => Ok(Gate::Any(rules)),
         "all" => Ok(Gate::All(rules)),
-        other => Err(format!("{path}: unknown key {other:?}; expected \"any\" or \"all\"")),
+        other => Err(format!(
+            "{path}: unknown key {other:?}; expected \"any\" or \"all\""
+        )),
     }
 }
 
@@ -207,7 +210,10 @@ mod tests {
         ]});
         let g = parse(v).unwrap();
         let out = serde_json::to_value(&g).unwrap();
-        assert_eq!(out["any"][0]["contract"], "0x5FbDB2315678afecb367f032d93F642f64180aa3");
+        assert_eq!(
+            out["any"][0]["contract"],
+            "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+        );
         assert_eq!(out["any"][1]["all"][0]["min_balance"], "1");
         assert_eq!(parse(out).unwrap(), g);
     }
@@ -228,8 +234,15 @@ mod tests {
 
     #[test]
     fn decimal_strings_are_exact() {
-        assert!("115792089237316195423570985008687907853269984665640564039457584007913129639936".parse::<Dec>().is_err());
+        assert!(
+            "115792089237316195423570985008687907853269984665640564039457584007913129639936"
+                .parse::<Dec>()
+                .is_err()
+        );
         assert!("1e18".parse::<Dec>().is_err());
-        assert_eq!("1000000000000000000".parse::<Dec>().unwrap().0, U256::from(10u64.pow(18)));
+        assert_eq!(
+            "1000000000000000000".parse::<Dec>().unwrap().0,
+            U256::from(10u64.pow(18))
+        );
     }
 }

@@ -43,7 +43,10 @@ struct LoginBody {
     signature: String,
 }
 
-async fn login(State(state): State<AppState>, AppJson(body): AppJson<LoginBody>) -> ApiResult<Response> {
+async fn login(
+    State(state): State<AppState>,
+    AppJson(body): AppJson<LoginBody>,
+) -> ApiResult<Response> {
     let now = OffsetDateTime::now_utc();
     let rules = LoginRules {
         domain: &state.settings.domain,
@@ -74,7 +77,13 @@ async fn login(State(state): State<AppState>, AppJson(body): AppJson<LoginBody>)
         exp: expires.unix_timestamp(),
     };
     let token = state.keys.sign(&claims);
-    let cookie = set_cookie(&state, SESSION_COOKIE, &token, "/", (expires - now).whole_seconds());
+    let cookie = set_cookie(
+        &state,
+        SESSION_COOKIE,
+        &token,
+        "/",
+        (expires - now).whole_seconds(),
+    );
     let body = json!({
         "token": token, "token_type": "Bearer", "address": address,
         "expires_at": rfc3339_ms(to_ms(expires)),
@@ -84,11 +93,29 @@ async fn login(State(state): State<AppState>, AppJson(body): AppJson<LoginBody>)
 
 fn login_error(e: LoginError) -> ApiError {
     let (status, code, title) = match &e {
-        LoginError::InvalidMessage(_) => (StatusCode::BAD_REQUEST, "invalid_message", "Invalid sign-in message"),
-        LoginError::DomainMismatch(_) => (StatusCode::UNAUTHORIZED, "domain_mismatch", "Domain mismatch"),
-        LoginError::ChainMismatch(_) => (StatusCode::UNAUTHORIZED, "chain_mismatch", "Chain mismatch"),
-        LoginError::Expired(_) => (StatusCode::UNAUTHORIZED, "message_expired", "Message expired"),
-        LoginError::SignatureInvalid(_) => (StatusCode::UNAUTHORIZED, "signature_invalid", "Signature invalid"),
+        LoginError::InvalidMessage(_) => (
+            StatusCode::BAD_REQUEST,
+            "invalid_message",
+            "Invalid sign-in message",
+        ),
+        LoginError::DomainMismatch(_) => (
+            StatusCode::UNAUTHORIZED,
+            "domain_mismatch",
+            "Domain mismatch",
+        ),
+        LoginError::ChainMismatch(_) => {
+            (StatusCode::UNAUTHORIZED, "chain_mismatch", "Chain mismatch")
+        }
+        LoginError::Expired(_) => (
+            StatusCode::UNAUTHORIZED,
+            "message_expired",
+            "Message expired",
+        ),
+        LoginError::SignatureInvalid(_) => (
+            StatusCode::UNAUTHORIZED,
+            "signature_invalid",
+            "Signature invalid",
+        ),
     };
     ApiError::new(status, code, title, e.to_string())
 }

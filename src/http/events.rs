@@ -75,5 +75,9 @@ fn to_event((id, organizer, body): store::events::EventRow) -> ApiResult<Event> 
         ApiError::internal()
     })?;
     let organizer = organizer.parse().map_err(|_| ApiError::internal())?;
-    Ok(Event { id, organizer, spec })
+    Ok(Event {
+        id,
+        organizer,
+        spec,
+    })
 }

@@ -49,7 +49,10 @@ impl FromRequestParts<AppState> for Session {
         };
         if from_cookie && !matches!(parts.method, Method::GET | Method::HEAD) {
             // A cookie rides along on cross-site requests; only our own pages may use it to act.
-            let origin = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+            let origin = parts
+                .headers
+                .get(header::ORIGIN)
+                .and_then(|v| v.to_str().ok());
             if origin.is_some_and(|o| o != state.settings.origin()) {
                 return Err(ApiError::forbidden("cross-origin request refused"));
             }
@@ -150,7 +153,13 @@ fn query_token(parts: &Parts) -> Option<String> {
 }
 
 /// A `Set-Cookie` value for `token` (HttpOnly, SameSite=Lax, Secure on https).
-pub fn set_cookie(state: &AppState, name: &str, token: &str, path: &str, max_age_secs: i64) -> String {
+pub fn set_cookie(
+    state: &AppState,
+    name: &str,
+    token: &str,
+    path: &str,
+    max_age_secs: i64,
+) -> String {
     let secure = if state.settings.public_url.scheme() == "https" {
         "; Secure"
     } else {

@@ -22,34 +22,56 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/poap/{token_id}", get(metadata))
 }
 
-async fn claim(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> ApiResult<Response> {
+async fn claim(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let event = load(&state, &id).await?;
     let address = session.address.to_string();
     let watched = store::attendance::watched_ms(&state.db, &id, &address).await? / 1000;
     let now = OffsetDateTime::now_utc();
     claims::check(&event, watched.max(0) as u64, now).map_err(|e| match e {
-        ClaimError::NotOpen(d) => ApiError::new(StatusCode::FORBIDDEN, "claim_not_open", "Claim not open", d),
-        ClaimError::Closed(d) => ApiError::new(StatusCode::FORBIDDEN, "claim_closed", "Claim closed", d),
-        ClaimError::NotEligible(d) => ApiError::new(StatusCode::FORBIDDEN, "not_eligible", "Not eligible", d),
+        ClaimError::NotOpen(d) => {
+            ApiError::new(StatusCode::FORBIDDEN, "claim_not_open", "Claim not open", d)
+        }
+        ClaimError::Closed(d) => {
+            ApiError::new(StatusCode::FORBIDDEN, "claim_closed", "Claim closed", d)
+        }
+        ClaimError::NotEligible(d) => {
+            ApiError::new(StatusCode::FORBIDDEN, "not_eligible", "Not eligible", d)
+        }
     })?;
     let (claim, created) = claims::record(&state.db, &event, &address, now).await?;
-    if created && claim.status == "pending" {
-        if let Some(minter) = &state.minter {
-            minter.wake();
-        }
+    if created
+        && claim.status == "pending"
+        && let Some(minter) = &state.minter
+    {
+        minter.wake();
     }
-    let status = if claim.status == "pending" { StatusCode::ACCEPTED } else { StatusCode::OK };
+    let status = if claim.status == "pending" {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(claim)).into_response())
 }
 
-async fn read_claim(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> ApiResult<Json<Claim>> {
+async fn read_claim(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Claim>> {
     store::claims::get(&state.db, &id, &session.address.to_string())
         .await?
         .map(|c| Json(c.into()))
         .ok_or_else(|| ApiError::not_found("no claim for this wallet at this event"))
 }
 
-async fn metadata(State(state): State<AppState>, Path(token_id): Path<String>) -> ApiResult<Json<Value>> {
+async fn metadata(
+    State(state): State<AppState>,
+    Path(token_id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let id: Dec = token_id
         .parse()
         .map_err(|e: String| ApiError::invalid_request(format!("token_id: {e}")))?;
@@ -57,7 +79,8 @@ async fn metadata(State(state): State<AppState>, Path(token_id): Path<String>) -
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no attendance token {id}")))?;
     let event = load(&state, &claim.event_id).await?;
-    let watched_min = store::attendance::watched_ms(&state.db, &event.id, &claim.address).await? / 60_000;
+    let watched_min =
+        store::attendance::watched_ms(&state.db, &event.id, &claim.address).await? / 60_000;
     let bucket = match watched_min {
         0..30 => "under 30 minutes",
         30..60 => "30 to 60 minutes",

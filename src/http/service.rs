@@ -12,7 +12,10 @@ use crate::store;
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/config", get(config))
-        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route(
+            "/healthz",
+            get(|| async { Json(json!({ "status": "ok" })) }),
+        )
         .route("/readyz", get(readyz))
 }
 
@@ -29,7 +32,9 @@ async fn config(State(state): State<AppState>) -> Json<Value> {
 async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     store::events::ping(&state.db).await?;
     match state.chain.chain_id().await {
-        Ok(id) if id == state.settings.chain_id => Ok(Json(json!({ "database": "ok", "chain": "ok" }))),
+        Ok(id) if id == state.settings.chain_id => {
+            Ok(Json(json!({ "database": "ok", "chain": "ok" })))
+        }
         Ok(id) => Err(ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "chain_unavailable",

@@ -1,10 +1,10 @@
 //! `GET /stream/{id}/{path}`: the gated HLS of an event's folder.
 
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use time::OffsetDateTime;
 
 use super::AppState;
@@ -26,12 +26,19 @@ async fn serve(
     token.authorize(&state, &id)?;
     let event = load(&state, &id).await?;
     if !event.spec.is_open(OffsetDateTime::now_utc()) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "event_not_open", "Event not open", "the screening is not open"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "event_not_open",
+            "Event not open",
+            "the screening is not open",
+        ));
     }
     let file = files::resolve(&state.settings.media_root, &event.spec.stream.source, &path)
         .await
         .map_err(|e| match e {
-            PathError::Forbidden => ApiError::forbidden(format!("path {path:?} is outside the event's media")),
+            PathError::Forbidden => {
+                ApiError::forbidden(format!("path {path:?} is outside the event's media"))
+            }
             PathError::NotFound => ApiError::not_found(format!("no media {path:?}")),
         })?;
     let content_type = files::content_type(&path);
@@ -41,7 +48,10 @@ async fn serve(
             .map_err(|_| ApiError::not_found(format!("no playlist {path:?}")))?;
         let body = playlist::rewrite(&text, &token.0);
         return Ok((
-            [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-store")],
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
             body,
         )
             .into_response());
@@ -50,7 +60,10 @@ async fn serve(
         .await
         .map_err(|_| ApiError::not_found(format!("no media {path:?}")))?;
     Ok((
-        [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "private, max-age=300")],
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "private, max-age=300"),
+        ],
         bytes,
     )
         .into_response())

@@ -30,7 +30,11 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/events/{id}/attendance/me", get(attendance_me))
 }
 
-async fn join(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> ApiResult<Response> {
+async fn join(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let event = load(&state, &id).await?;
     let now = OffsetDateTime::now_utc();
     if !event.spec.is_open(now) {
@@ -39,7 +43,12 @@ async fn join(State(state): State<AppState>, session: Session, Path(id): Path<St
         } else {
             format!("the screening ended at {}", rfc3339(event.spec.ends_at))
         };
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "event_not_open", "Event not open", detail));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "event_not_open",
+            "Event not open",
+            detail,
+        ));
     }
     let ticket = match state.gates.check(&event.spec.gate, session.address).await {
         Ok(Verdict::Admitted(t)) => t,
@@ -55,7 +64,9 @@ async fn join(State(state): State<AppState>, session: Session, Path(id): Path<St
                 ),
             ));
         }
-        Err(ReadError::Unavailable | ReadError::Reverted) => return Err(ApiError::chain_unavailable()),
+        Err(ReadError::Unavailable | ReadError::Reverted) => {
+            return Err(ApiError::chain_unavailable());
+        }
     };
     let ttl = Duration::try_from(state.settings.stream_token_ttl).unwrap_or(Duration::minutes(5));
     let exp = (now + ttl).unix_timestamp().min(session.claims.exp);
@@ -70,9 +81,21 @@ async fn join(State(state): State<AppState>, session: Session, Path(id): Path<St
         exp,
     };
     let token = state.keys.sign(&claims);
-    store::attendance::joined(&state.db, &event.id, &session.address.to_string(), to_ms(now)).await?;
+    store::attendance::joined(
+        &state.db,
+        &event.id,
+        &session.address.to_string(),
+        to_ms(now),
+    )
+    .await?;
     let path = format!("/stream/{}/", event.id);
-    let cookie = set_cookie(&state, STREAM_COOKIE, &token, &path, exp - now.unix_timestamp());
+    let cookie = set_cookie(
+        &state,
+        STREAM_COOKIE,
+        &token,
+        &path,
+        exp - now.unix_timestamp(),
+    );
     let body = json!({
         "stream_token": token,
         "playlist_url": format!("{}{path}index.m3u8?token={token}", state.settings.origin()),
@@ -110,7 +133,12 @@ async fn attendance_me(
     let event = load(&state, &id).await?;
     let address = session.address.to_string();
     let watched = store::attendance::watched_ms(&state.db, &id, &address).await? / 1000;
-    let claim: Option<Claim> = store::claims::get(&state.db, &id, &address).await?.map(Into::into);
-    let eligible = event.spec.poap.mode != PoapMode::Off && watched as u64 >= event.spec.poap.min_watch_seconds;
-    Ok(Json(json!({ "watched_seconds": watched, "eligible": eligible, "claim": claim })))
+    let claim: Option<Claim> = store::claims::get(&state.db, &id, &address)
+        .await?
+        .map(Into::into);
+    let eligible = event.spec.poap.mode != PoapMode::Off
+        && watched as u64 >= event.spec.poap.min_watch_seconds;
+    Ok(Json(
+        json!({ "watched_seconds": watched, "eligible": eligible, "claim": claim }),
+    ))
 }

@@ -49,7 +49,9 @@ pub enum ClaimError {
 pub fn check(event: &Event, watched_secs: u64, now: OffsetDateTime) -> Result<(), ClaimError> {
     let poap = &event.spec.poap;
     if poap.mode == PoapMode::Off {
-        return Err(ClaimError::NotOpen("this event gives no attendance token".into()));
+        return Err(ClaimError::NotOpen(
+            "this event gives no attendance token".into(),
+        ));
     }
     if now < event.spec.ends_at {
         return Err(ClaimError::NotOpen(format!(
@@ -73,7 +75,12 @@ pub fn check(event: &Event, watched_secs: u64, now: OffsetDateTime) -> Result<()
 }
 
 /// Records the claim (or finds the existing one); true when this call created it.
-pub async fn record(db: &Db, event: &Event, address: &str, now: OffsetDateTime) -> Result<(Claim, bool), sqlx::Error> {
+pub async fn record(
+    db: &Db,
+    event: &Event,
+    address: &str,
+    now: OffsetDateTime,
+) -> Result<(Claim, bool), sqlx::Error> {
     let status = match event.spec.poap.mode {
         PoapMode::Mint => "pending",
         _ => "recorded",

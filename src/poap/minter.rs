@@ -96,7 +96,10 @@ impl Minter {
 
     async fn send(&self, event_id: &str, claims: &[ClaimRow]) -> Result<(), String> {
         let event = chain_event_id(event_id);
-        let to: Vec<Address> = claims.iter().filter_map(|c| c.address.parse().ok()).collect();
+        let to: Vec<Address> = claims
+            .iter()
+            .filter_map(|c| c.address.parse().ok())
+            .collect();
         let poap = AttendancePOAP::new(self.poap, &self.provider);
         let pending = match poap.mintBatch(event, to).send().await {
             Ok(p) => p,
@@ -151,10 +154,19 @@ impl Minter {
                 continue;
             };
             let m = m.inner.data;
-            if let Some(c) = claims.iter().find(|c| c.address.parse::<Address>() == Ok(m.to)) {
-                store::claims::mark_minted(&self.db, c.claim_id, &m.tokenId.to_string(), &tx, now_ms())
-                    .await
-                    .map_err(|e| e.to_string())?;
+            if let Some(c) = claims
+                .iter()
+                .find(|c| c.address.parse::<Address>() == Ok(m.to))
+            {
+                store::claims::mark_minted(
+                    &self.db,
+                    c.claim_id,
+                    &m.tokenId.to_string(),
+                    &tx,
+                    now_ms(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
             }
         }
         Ok(())
@@ -163,17 +175,30 @@ impl Minter {
     /// Marks minted every claim whose token is already on chain; the rest go out again.
     async fn reconcile_from_logs(&self, event: U256, claims: &[ClaimRow]) -> Result<(), String> {
         for c in claims {
-            let Ok(to) = c.address.parse::<Address>() else { continue };
+            let Ok(to) = c.address.parse::<Address>() else {
+                continue;
+            };
             let filter = Filter::new()
                 .address(self.poap)
                 .event_signature(AttendancePOAP::AttendanceMinted::SIGNATURE_HASH)
                 .topic1(B256::from(event))
                 .topic2(to.into_word())
                 .from_block(0);
-            let logs = self.provider.get_logs(&filter).await.map_err(|e| e.to_string())?;
+            let logs = self
+                .provider
+                .get_logs(&filter)
+                .await
+                .map_err(|e| e.to_string())?;
             if let Some(log) = logs.first() {
-                let token = log.topics().get(3).map(|t| U256::from_be_bytes(t.0)).unwrap_or_default();
-                let tx = log.transaction_hash.map(|h| format!("{h:#x}")).unwrap_or_default();
+                let token = log
+                    .topics()
+                    .get(3)
+                    .map(|t| U256::from_be_bytes(t.0))
+                    .unwrap_or_default();
+                let tx = log
+                    .transaction_hash
+                    .map(|h| format!("{h:#x}"))
+                    .unwrap_or_default();
                 store::claims::mark_minted(&self.db, c.claim_id, &token.to_string(), &tx, now_ms())
                     .await
                     .map_err(|e| e.to_string())?;

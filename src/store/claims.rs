@@ -79,7 +79,12 @@ pub async fn pending(db: &Db, limit: i64) -> Result<Vec<ClaimRow>, sqlx::Error> 
 }
 
 /// Records that a mint transaction for these claims was sent (before waiting for it).
-pub async fn mark_sent(db: &Db, claim_ids: &[i64], tx_hash: &str, now: i64) -> Result<(), sqlx::Error> {
+pub async fn mark_sent(
+    db: &Db,
+    claim_ids: &[i64],
+    tx_hash: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     for id in claim_ids {
         sqlx::query("UPDATE claim SET tx_hash = ?, updated_at = ? WHERE claim_id = ? AND status = 'pending'")

@@ -41,10 +41,12 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<EventRow>, sqlx::Error> {
 
 /// Events in order of start, at most `limit`.
 pub async fn list(db: &Db, limit: i64) -> Result<Vec<EventRow>, sqlx::Error> {
-    sqlx::query_as("SELECT event_id, organizer, body FROM event ORDER BY starts_at, event_id LIMIT ?")
-        .bind(limit)
-        .fetch_all(db)
-        .await
+    sqlx::query_as(
+        "SELECT event_id, organizer, body FROM event ORDER BY starts_at, event_id LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await
 }
 
 /// Whether the database answers.

@@ -33,7 +33,11 @@ pub async fn revoke(db: &Db, session_id: &str, now: i64) -> Result<(), sqlx::Err
 }
 
 /// Sessions revoked at or after `since` that have not expired by `now`: (id, revoked_at).
-pub async fn revoked_since(db: &Db, since: i64, now: i64) -> Result<Vec<(String, i64)>, sqlx::Error> {
+pub async fn revoked_since(
+    db: &Db,
+    since: i64,
+    now: i64,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT session_id, revoked_at FROM session \
          WHERE revoked_at IS NOT NULL AND revoked_at >= ? AND expires_at > ?",

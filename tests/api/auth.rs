@@ -9,12 +9,22 @@ use crate::helpers::*;
 async fn a_nonce_signs_in_once() {
     let app = spawn_app().await;
     let w = wallet(1);
-    let msg = siwe_message(&app.domain, &app.url, w.address(), 31337, &app.nonce().await, "");
+    let msg = siwe_message(
+        &app.domain,
+        &app.url,
+        w.address(),
+        31337,
+        &app.nonce().await,
+        "",
+    );
     let sig = sign(&w, &msg).await;
     let r = app.login_with(&msg, &sig).await;
     assert_eq!(r.status(), 200);
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["address"], w.address().to_string());
@@ -22,7 +32,14 @@ async fn a_nonce_signs_in_once() {
     let again = app.login_with(&msg, &sig).await;
     assert_problem(again, 401, "nonce_invalid").await;
 
-    let unknown = siwe_message(&app.domain, &app.url, w.address(), 31337, "NeverIssued123", "");
+    let unknown = siwe_message(
+        &app.domain,
+        &app.url,
+        w.address(),
+        31337,
+        "NeverIssued123",
+        "",
+    );
     let r = app.login_with(&unknown, &sign(&w, &unknown).await).await;
     assert_problem(r, 401, "nonce_invalid").await;
 }
@@ -32,16 +49,70 @@ async fn login_refuses_every_broken_rule() {
     let app = spawn_app().await;
     let w = wallet(1);
     let cases: Vec<(String, u16, &str)> = vec![
-        (siwe_message("evil.example", &app.url, w.address(), 31337, &app.nonce().await, ""), 401, "domain_mismatch"),
-        (siwe_message(&app.domain, "https://evil.example/login", w.address(), 31337, &app.nonce().await, ""), 401, "domain_mismatch"),
-        (siwe_message(&app.domain, &app.url, w.address(), 1, &app.nonce().await, ""), 401, "chain_mismatch"),
         (
-            siwe_message(&app.domain, &app.url, w.address(), 31337, &app.nonce().await, &format!("\nExpiration Time: {}", rfc3339(OffsetDateTime::now_utc() - time::Duration::minutes(1)))),
+            siwe_message(
+                "evil.example",
+                &app.url,
+                w.address(),
+                31337,
+                &app.nonce().await,
+                "",
+            ),
+            401,
+            "domain_mismatch",
+        ),
+        (
+            siwe_message(
+                &app.domain,
+                "https://evil.example/login",
+                w.address(),
+                31337,
+                &app.nonce().await,
+                "",
+            ),
+            401,
+            "domain_mismatch",
+        ),
+        (
+            siwe_message(
+                &app.domain,
+                &app.url,
+                w.address(),
+                1,
+                &app.nonce().await,
+                "",
+            ),
+            401,
+            "chain_mismatch",
+        ),
+        (
+            siwe_message(
+                &app.domain,
+                &app.url,
+                w.address(),
+                31337,
+                &app.nonce().await,
+                &format!(
+                    "\nExpiration Time: {}",
+                    rfc3339(OffsetDateTime::now_utc() - time::Duration::minutes(1))
+                ),
+            ),
             401,
             "message_expired",
         ),
         (
-            siwe_message(&app.domain, &app.url, w.address(), 31337, &app.nonce().await, &format!("\nExpiration Time: {}\nNot Before: {}", rfc3339(OffsetDateTime::now_utc() + time::Duration::hours(2)), rfc3339(OffsetDateTime::now_utc() + time::Duration::hours(1)))),
+            siwe_message(
+                &app.domain,
+                &app.url,
+                w.address(),
+                31337,
+                &app.nonce().await,
+                &format!(
+                    "\nExpiration Time: {}\nNot Before: {}",
+                    rfc3339(OffsetDateTime::now_utc() + time::Duration::hours(2)),
+                    rfc3339(OffsetDateTime::now_utc() + time::Duration::hours(1))
+                ),
+            ),
             401,
             "message_expired",
         ),
@@ -52,7 +123,14 @@ async fn login_refuses_every_broken_rule() {
         assert_problem(r, status, code).await;
     }
     // Signed by another key than the message's address.
-    let msg = siwe_message(&app.domain, &app.url, w.address(), 31337, &app.nonce().await, "");
+    let msg = siwe_message(
+        &app.domain,
+        &app.url,
+        w.address(),
+        31337,
+        &app.nonce().await,
+        "",
+    );
     let r = app.login_with(&msg, &sign(&wallet(2), &msg).await).await;
     assert_problem(r, 401, "signature_invalid").await;
     let r = app.login_with(&msg, "0x1234").await;
@@ -61,7 +139,14 @@ async fn login_refuses_every_broken_rule() {
     let r = app.login_with(&msg, &sign(&w, &msg).await).await;
     assert_eq!(r.status(), 200);
     // Malformed JSON names the problem.
-    let r = app.http.post(format!("{}/api/v1/auth/login", app.url)).header("content-type", "application/json").body("{\"message\": 1}").send().await.unwrap();
+    let r = app
+        .http
+        .post(format!("{}/api/v1/auth/login", app.url))
+        .header("content-type", "application/json")
+        .body("{\"message\": 1}")
+        .send()
+        .await
+        .unwrap();
     assert_problem(r, 400, "invalid_request").await;
 }
 
@@ -70,19 +155,44 @@ async fn logout_ends_the_session_and_tokens_are_checked() {
     let app = spawn_app().await;
     let token = app.login(&wallet(1)).await;
     assert_eq!(app.get("/api/v1/me", Some(&token)).await.status(), 200);
-    let jwks: Value = app.get("/.well-known/jwks.json", None).await.json().await.unwrap();
+    let jwks: Value = app
+        .get("/.well-known/jwks.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
     assert_eq!(jwks["keys"][0]["kty"], "OKP");
     assert!(jwks["keys"][0].get("d").is_none(), "no private part");
 
-    assert_eq!(app.post("/api/v1/auth/logout", Some(&token), json!({})).await.status(), 204);
-    assert_problem(app.get("/api/v1/me", Some(&token)).await, 401, "unauthenticated").await;
+    assert_eq!(
+        app.post("/api/v1/auth/logout", Some(&token), json!({}))
+            .await
+            .status(),
+        204
+    );
+    assert_problem(
+        app.get("/api/v1/me", Some(&token)).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
     assert_problem(app.get("/api/v1/me", None).await, 401, "unauthenticated").await;
-    assert_problem(app.get("/api/v1/me", Some("not.a.jwt")).await, 401, "unauthenticated").await;
+    assert_problem(
+        app.get("/api/v1/me", Some("not.a.jwt")).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
     // An unsigned token (alg none) with the same claims is refused.
     let claims = token.split('.').nth(1).unwrap();
     let forged = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{claims}.");
-    assert_problem(app.get("/api/v1/me", Some(&forged)).await, 401, "unauthenticated").await;
+    assert_problem(
+        app.get("/api/v1/me", Some(&forged)).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
 
     let cfg: Value = app.get("/api/v1/config", None).await.json().await.unwrap();
     assert_eq!(cfg["chain_id"], 31337);
@@ -101,27 +211,56 @@ async fn only_organizers_create_events_and_bad_fields_are_named() {
         "title": "X", "starts_at": rfc3339(now), "ends_at": rfc3339(now + time::Duration::hours(1)),
         "stream": { "source": "demo" }, "gate": app.pass_gate(),
     });
-    assert_problem(app.post("/api/v1/events", Some(&viewer), body.clone()).await, 403, "forbidden").await;
+    assert_problem(
+        app.post("/api/v1/events", Some(&viewer), body.clone())
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
 
     let organizer = app.login(&wallet(0)).await;
     let mut bad = body.clone();
     bad["gate"] = json!({ "any": [{ "type": "erc721", "contract": "0x123" }] });
-    let p = assert_problem(app.post("/api/v1/events", Some(&organizer), bad).await, 400, "invalid_request").await;
+    let p = assert_problem(
+        app.post("/api/v1/events", Some(&organizer), bad).await,
+        400,
+        "invalid_request",
+    )
+    .await;
     assert!(p["detail"].as_str().unwrap().contains("gate.any[0]"), "{p}");
     let mut bad = body.clone();
     bad["ends_at"] = json!(rfc3339(now - time::Duration::hours(1)));
-    let p = assert_problem(app.post("/api/v1/events", Some(&organizer), bad).await, 400, "invalid_request").await;
+    let p = assert_problem(
+        app.post("/api/v1/events", Some(&organizer), bad).await,
+        400,
+        "invalid_request",
+    )
+    .await;
     assert!(p["detail"].as_str().unwrap().starts_with("ends_at"), "{p}");
     let mut bad = body.clone();
     bad["stream"]["source"] = json!("../../etc");
-    assert_problem(app.post("/api/v1/events", Some(&organizer), bad).await, 400, "invalid_request").await;
+    assert_problem(
+        app.post("/api/v1/events", Some(&organizer), bad).await,
+        400,
+        "invalid_request",
+    )
+    .await;
 
     let created = app.post("/api/v1/events", Some(&organizer), body).await;
     assert_eq!(created.status(), 201);
     let event: Value = created.json().await.unwrap();
     let listed: Value = app.get("/api/v1/events", None).await.json().await.unwrap();
     assert_eq!(listed["events"].as_array().unwrap().len(), 1);
-    let read: Value = app.get(&format!("/api/v1/events/{}", event["id"].as_str().unwrap()), None).await.json().await.unwrap();
+    let read: Value = app
+        .get(
+            &format!("/api/v1/events/{}", event["id"].as_str().unwrap()),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(read, event);
     assert_problem(app.get("/api/v1/events/nope", None).await, 404, "not_found").await;
 }

@@ -23,12 +23,21 @@ fn committed_artifacts_match_a_fresh_compile() {
         .unwrap();
     assert!(status.success(), "forge build");
     let slim = tmp.path().join("slim");
-    let status = Command::new("node").arg(root().join("anvil/artifacts.mjs")).arg(&out).arg(&slim).status().unwrap();
+    let status = Command::new("node")
+        .arg(root().join("anvil/artifacts.mjs"))
+        .arg(&out)
+        .arg(&slim)
+        .status()
+        .unwrap();
     assert!(status.success(), "artifacts.mjs");
     for name in ["AttendancePOAP", "ScreeningPass", "DemoToken", "DemoBadge"] {
         let fresh = std::fs::read_to_string(slim.join(format!("{name}.json"))).unwrap();
-        let committed = std::fs::read_to_string(root().join(format!("contracts/out/{name}.json"))).unwrap();
-        assert!(fresh == committed, "contracts/out/{name}.json is stale: run `make contracts`");
+        let committed =
+            std::fs::read_to_string(root().join(format!("contracts/out/{name}.json"))).unwrap();
+        assert!(
+            fresh == committed,
+            "contracts/out/{name}.json is stale: run `make contracts`"
+        );
     }
 }
 
@@ -36,16 +45,30 @@ fn committed_artifacts_match_a_fresh_compile() {
 async fn deploy_prints_the_addresses_of_live_contracts() {
     let app = spawn_app().await;
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_marquee"))
-        .args(["deploy", "--pass", "--key", DEV_KEYS[3], "--rpc-url", app.anvil.url.as_str()])
+        .args([
+            "deploy",
+            "--pass",
+            "--key",
+            DEV_KEYS[3],
+            "--rpc-url",
+            app.anvil.url.as_str(),
+        ])
         .env_remove("MARQUEE_MINTER_KEY")
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     for key in ["poap", "pass"] {
         let addr: alloy::primitives::Address = printed[key].as_str().unwrap().parse().unwrap();
         assert_eq!(printed[key], addr.to_string(), "EIP-55");
-        assert!(!app.admin.get_code_at(addr).await.unwrap().is_empty(), "{key} has code");
+        assert!(
+            !app.admin.get_code_at(addr).await.unwrap().is_empty(),
+            "{key} has code"
+        );
     }
 }

@@ -9,7 +9,14 @@ use crate::helpers::*;
 
 async fn live_event(app: &TestApp, gate: Value) -> String {
     let now = OffsetDateTime::now_utc();
-    let e = app.create_event(now - time::Duration::minutes(1), now + time::Duration::hours(1), gate, json!({})).await;
+    let e = app
+        .create_event(
+            now - time::Duration::minutes(1),
+            now + time::Duration::hours(1),
+            gate,
+            json!({}),
+        )
+        .await;
     e["id"].as_str().unwrap().to_string()
 }
 
@@ -18,7 +25,13 @@ async fn a_wallet_without_a_ticket_is_refused_with_reasons() {
     let app = spawn_app().await;
     let id = live_event(&app, app.pass_gate()).await;
     let session = app.login(&stranger()).await;
-    let r = app.post(&format!("/api/v1/events/{id}/join"), Some(&session), json!({})).await;
+    let r = app
+        .post(
+            &format!("/api/v1/events/{id}/join"),
+            Some(&session),
+            json!({}),
+        )
+        .await;
     let p = assert_problem(r, 403, "not_holder").await;
     assert!(p["detail"].as_str().unwrap().contains("holds 0 of"), "{p}");
 }
@@ -30,21 +43,55 @@ async fn any_token_gate_names_a_token_the_wallet_still_holds() {
     let first = app.mint_pass(viewer.address()).await;
     let second = app.mint_pass(viewer.address()).await;
     // The newest incoming token leaves; the ticket must name the one still held.
-    let (vp, _) = marquee::chain::deploy::signing_provider(&app.anvil.url, marquee::chain::anvil::DEV_KEYS[1]).unwrap();
+    let (vp, _) = marquee::chain::deploy::signing_provider(
+        &app.anvil.url,
+        marquee::chain::anvil::DEV_KEYS[1],
+    )
+    .unwrap();
     let pass = ScreeningPass::new(app.contracts.pass.unwrap(), &vp);
-    pass.transferFrom(viewer.address(), wallet(2).address(), second).send().await.unwrap().get_receipt().await.unwrap();
+    pass.transferFrom(viewer.address(), wallet(2).address(), second)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
 
     let id = live_event(&app, app.pass_gate()).await;
     let session = app.login(&viewer).await;
-    let join: Value = app.post(&format!("/api/v1/events/{id}/join"), Some(&session), json!({})).await.json().await.unwrap();
+    let join: Value = app
+        .post(
+            &format!("/api/v1/events/{id}/join"),
+            Some(&session),
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(join["ticket"]["token_id"], first.to_string(), "{join}");
 
     // Listed ids: only those admit.
     let listed = live_event(&app, json!({ "any": [{ "type": "erc721", "contract": app.contracts.pass.unwrap().to_string(), "token_ids": [second.to_string()] }] })).await;
-    let r = app.post(&format!("/api/v1/events/{listed}/join"), Some(&session), json!({})).await;
+    let r = app
+        .post(
+            &format!("/api/v1/events/{listed}/join"),
+            Some(&session),
+            json!({}),
+        )
+        .await;
     assert_problem(r, 403, "not_holder").await;
     let other = app.login(&wallet(2)).await;
-    let join: Value = app.post(&format!("/api/v1/events/{listed}/join"), Some(&other), json!({})).await.json().await.unwrap();
+    let join: Value = app
+        .post(
+            &format!("/api/v1/events/{listed}/join"),
+            Some(&other),
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(join["ticket"]["token_id"], second.to_string());
 }
 
@@ -61,14 +108,56 @@ async fn erc1155_and_erc20_conditions_combine_with_all() {
     let id = live_event(&app, gate).await;
     let session = app.login(&viewer).await;
 
-    badge.mint(viewer.address(), U256::from(7), U256::from(2)).send().await.unwrap().get_receipt().await.unwrap();
-    erc20.mint(viewer.address(), U256::from(999_999_999_999_999_999u64)).send().await.unwrap().get_receipt().await.unwrap();
-    let r = app.post(&format!("/api/v1/events/{id}/join"), Some(&session), json!({})).await;
+    badge
+        .mint(viewer.address(), U256::from(7), U256::from(2))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    erc20
+        .mint(viewer.address(), U256::from(999_999_999_999_999_999u64))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/events/{id}/join"),
+            Some(&session),
+            json!({}),
+        )
+        .await;
     let p = assert_problem(r, 403, "not_holder").await;
-    assert!(p["detail"].as_str().unwrap().contains("(ERC-20); needs 1000000000000000000"), "{p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("(ERC-20); needs 1000000000000000000"),
+        "{p}"
+    );
 
-    erc20.mint(viewer.address(), U256::from(1)).send().await.unwrap().get_receipt().await.unwrap();
-    let join: Value = app.post(&format!("/api/v1/events/{id}/join"), Some(&session), json!({})).await.json().await.unwrap();
+    erc20
+        .mint(viewer.address(), U256::from(1))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let join: Value = app
+        .post(
+            &format!("/api/v1/events/{id}/join"),
+            Some(&session),
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(join["ticket"]["type"], "erc1155", "{join}");
     assert_eq!(join["ticket"]["token_id"], "7");
 }
@@ -82,6 +171,12 @@ async fn join_fails_closed_when_the_chain_is_gone() {
     let session = app.login(&viewer).await;
     // Stop the chain (and wait until it is gone): nobody may be let in on a guess.
     app.anvil.stop().await;
-    let r = app.http.post(format!("{}/api/v1/events/{id}/join", app.url)).bearer_auth(&session).send().await.unwrap();
+    let r = app
+        .http
+        .post(format!("{}/api/v1/events/{id}/join", app.url))
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap();
     assert_problem(r, 503, "chain_unavailable").await;
 }

@@ -42,21 +42,32 @@ pub fn root() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub async fn spawn_app() -> TestApp {
-    let anvil = Anvil::spawn(&root().join("anvil"), free_port(), &["--silent"]).await.expect("anvil starts");
+    let anvil = Anvil::spawn(&root().join("anvil"), free_port(), &["--silent"])
+        .await
+        .expect("anvil starts");
     let (admin, admin_addr) = deploy::signing_provider(&anvil.url, DEV_KEYS[0]).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
-    let contracts = deploy::deploy(&admin, admin_addr, &format!("{url}/api/v1/poap/"), true).await.expect("deploy");
+    let contracts = deploy::deploy(&admin, admin_addr, &format!("{url}/api/v1/poap/"), true)
+        .await
+        .expect("deploy");
     let dir = tempfile::tempdir().unwrap();
     let settings = SettingsArgs {
         listen: Some(([127, 0, 0, 1], port).into()),
         public_url: Some(url.clone()),
-        database_url: Some(format!("sqlite://{}", dir.path().join("marquee.db").display())),
+        database_url: Some(format!(
+            "sqlite://{}",
+            dir.path().join("marquee.db").display()
+        )),
         rpc_url: Some(anvil.url.to_string()),
         chain_id: Some(31337),
         minter_key: Some(DEV_KEYS[0].into()),
@@ -85,7 +96,14 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 /// The EIP-4361 text a wallet would be asked to sign.
-pub fn siwe_message(domain: &str, uri: &str, address: Address, chain_id: u64, nonce: &str, extra: &str) -> String {
+pub fn siwe_message(
+    domain: &str,
+    uri: &str,
+    address: Address,
+    chain_id: u64,
+    nonce: &str,
+    extra: &str,
+) -> String {
     let issued = rfc3339(OffsetDateTime::now_utc());
     format!(
         "{domain} wants you to sign in with your Ethereum account:\n{address}\n\nSign in to watch.\n\nURI: {uri}\nVersion: 1\nChain ID: {chain_id}\nNonce: {nonce}\nIssued At: {issued}{extra}"
@@ -93,26 +111,48 @@ pub fn siwe_message(domain: &str, uri: &str, address: Address, chain_id: u64, no
 }
 
 pub async fn sign(wallet: &PrivateKeySigner, message: &str) -> String {
-    wallet.sign_message(message.as_bytes()).await.unwrap().to_string()
+    wallet
+        .sign_message(message.as_bytes())
+        .await
+        .unwrap()
+        .to_string()
 }
 
 impl TestApp {
     pub async fn nonce(&self) -> String {
         let r = self.post("/api/v1/auth/nonce", None, json!({})).await;
         assert_eq!(r.status(), 201);
-        r.json::<Value>().await.unwrap()["nonce"].as_str().unwrap().to_string()
+        r.json::<Value>().await.unwrap()["nonce"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     pub async fn login_with(&self, message: &str, signature: &str) -> Response {
-        self.post("/api/v1/auth/login", None, json!({ "message": message, "signature": signature })).await
+        self.post(
+            "/api/v1/auth/login",
+            None,
+            json!({ "message": message, "signature": signature }),
+        )
+        .await
     }
 
     /// Signs in as `wallet` and returns the session token.
     pub async fn login(&self, wallet: &PrivateKeySigner) -> String {
-        let msg = siwe_message(&self.domain, &self.url, wallet.address(), 31337, &self.nonce().await, "");
+        let msg = siwe_message(
+            &self.domain,
+            &self.url,
+            wallet.address(),
+            31337,
+            &self.nonce().await,
+            "",
+        );
         let r = self.login_with(&msg, &sign(wallet, &msg).await).await;
         assert_eq!(r.status(), 200);
-        r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+        r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     pub async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> Response {
@@ -132,7 +172,13 @@ impl TestApp {
     }
 
     /// Creates an event as the organizer; `gate` and `poap` as given, the demo media.
-    pub async fn create_event(&self, starts: OffsetDateTime, ends: OffsetDateTime, gate: Value, poap: Value) -> Value {
+    pub async fn create_event(
+        &self,
+        starts: OffsetDateTime,
+        ends: OffsetDateTime,
+        gate: Value,
+        poap: Value,
+    ) -> Value {
         let token = self.login(&wallet(0)).await;
         let body = json!({
             "title": "Test screening", "starts_at": rfc3339(starts), "ends_at": rfc3339(ends),
@@ -145,10 +191,26 @@ impl TestApp {
 
     /// Mints the next ScreeningPass to `to` and returns its id.
     pub async fn mint_pass(&self, to: Address) -> U256 {
-        let pass = marquee::chain::bindings::ScreeningPass::new(self.contracts.pass.unwrap(), &self.admin);
-        let receipt = pass.mint(to).send().await.unwrap().get_receipt().await.unwrap();
+        let pass =
+            marquee::chain::bindings::ScreeningPass::new(self.contracts.pass.unwrap(), &self.admin);
+        let receipt = pass
+            .mint(to)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
         assert!(receipt.status());
-        let log = receipt.inner.logs().iter().find_map(|l| l.log_decode::<marquee::chain::bindings::IERC721::Transfer>().ok()).unwrap();
+        let log = receipt
+            .inner
+            .logs()
+            .iter()
+            .find_map(|l| {
+                l.log_decode::<marquee::chain::bindings::IERC721::Transfer>()
+                    .ok()
+            })
+            .unwrap();
         log.inner.data.tokenId
     }
 
@@ -160,7 +222,13 @@ impl TestApp {
 /// Asserts a problem+json answer with `status` and `code`, returning its body.
 pub async fn assert_problem(r: Response, status: u16, code: &str) -> Value {
     assert_eq!(r.status(), status, "status");
-    let ct = r.headers().get("content-type").unwrap().to_str().unwrap().to_string();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(ct, "application/problem+json");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["code"], code, "{body}");
@@ -179,7 +247,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "condition not met within {limit:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {limit:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

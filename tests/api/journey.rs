@@ -17,22 +17,41 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
     let now = OffsetDateTime::now_utc();
     let ends = now + time::Duration::seconds(7);
     let event = app
-        .create_event(now - time::Duration::seconds(1), ends, app.pass_gate(), json!({ "mode": "mint", "min_watch_seconds": 3 }))
+        .create_event(
+            now - time::Duration::seconds(1),
+            ends,
+            app.pass_gate(),
+            json!({ "mode": "mint", "min_watch_seconds": 3 }),
+        )
         .await;
     let id = event["id"].as_str().unwrap();
     assert_eq!(event["organizer"], wallet(0).address().to_string());
 
     let session = app.login(&viewer).await;
-    let me: Value = app.get("/api/v1/me", Some(&session)).await.json().await.unwrap();
+    let me: Value = app
+        .get("/api/v1/me", Some(&session))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["address"], viewer.address().to_string());
     assert_eq!(me["organizer"], false);
 
-    let r = app.post(&format!("/api/v1/events/{id}/join"), Some(&session), json!({})).await;
+    let r = app
+        .post(
+            &format!("/api/v1/events/{id}/join"),
+            Some(&session),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let join: Value = r.json().await.unwrap();
     assert_eq!(join["ticket"]["type"], "erc721");
     assert_eq!(join["ticket"]["token_id"], "1");
-    assert_eq!(join["ticket"]["contract"], app.contracts.pass.unwrap().to_string());
+    assert_eq!(
+        join["ticket"]["contract"],
+        app.contracts.pass.unwrap().to_string()
+    );
     let token = join["stream_token"].as_str().unwrap();
     let playlist_url = join["playlist_url"].as_str().unwrap();
     assert!(playlist_url.starts_with(&format!("{}/stream/{id}/index.m3u8?token=", app.url)));
@@ -42,9 +61,14 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
     assert_eq!(r.headers()["content-type"], "application/vnd.apple.mpegurl");
     assert_eq!(r.headers()["cache-control"], "no-store");
     let playlist = r.text().await.unwrap();
-    assert!(playlist.contains(&format!("seg000.ts?token={token}")), "{playlist}");
+    assert!(
+        playlist.contains(&format!("seg000.ts?token={token}")),
+        "{playlist}"
+    );
 
-    let r = app.get(&format!("/stream/{id}/seg000.ts?token={token}"), None).await;
+    let r = app
+        .get(&format!("/stream/{id}/seg000.ts?token={token}"), None)
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "video/mp2t");
     let bytes = r.bytes().await.unwrap();
@@ -56,19 +80,43 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
     let beat = |app: &TestApp| {
         let url = format!("{}/api/v1/events/{id}/heartbeat?token={token}", app.url);
         let http = app.http.clone();
-        async move { http.post(url).send().await.unwrap().json::<Value>().await.unwrap()["watched_seconds"].as_i64().unwrap() }
+        async move {
+            http.post(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()["watched_seconds"]
+                .as_i64()
+                .unwrap()
+        }
     };
     assert_eq!(beat(&app).await, 0, "the first beat only starts the clock");
-    let early = app.post(&format!("/api/v1/events/{id}/claim"), Some(&session), json!({})).await;
+    let early = app
+        .post(
+            &format!("/api/v1/events/{id}/claim"),
+            Some(&session),
+            json!({}),
+        )
+        .await;
     assert_problem(early, 403, "claim_not_open").await;
     tokio::time::sleep(Duration::from_millis(2200)).await; // watching: wall-clock time is the point
     let w1 = beat(&app).await;
     assert!((2..=3).contains(&w1), "credited {w1}");
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let w2 = beat(&app).await;
-    assert!(w2 >= 4 && w2 <= 5, "credited {w2}");
+    assert!((4..=5).contains(&w2), "credited {w2}");
 
-    let attendance: Value = app.get(&format!("/api/v1/events/{id}/attendance/me"), Some(&session)).await.json().await.unwrap();
+    let attendance: Value = app
+        .get(
+            &format!("/api/v1/events/{id}/attendance/me"),
+            Some(&session),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(attendance["eligible"], true);
     assert_eq!(attendance["claim"], Value::Null);
 
@@ -76,15 +124,36 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
     let wait = (ends - OffsetDateTime::now_utc()).unsigned_abs() + Duration::from_millis(300);
     tokio::time::sleep(wait).await;
     let at_end = beat(&app).await;
-    assert!(at_end >= w2 && at_end <= 8, "credits stop at the end: {at_end}");
-    assert_eq!(beat(&app).await, at_end, "nothing is credited after the end");
-    let r = app.post(&format!("/api/v1/events/{id}/claim"), Some(&session), json!({})).await;
+    assert!(
+        at_end >= w2 && at_end <= 8,
+        "credits stop at the end: {at_end}"
+    );
+    assert_eq!(
+        beat(&app).await,
+        at_end,
+        "nothing is credited after the end"
+    );
+    let r = app
+        .post(
+            &format!("/api/v1/events/{id}/claim"),
+            Some(&session),
+            json!({}),
+        )
+        .await;
     assert!(r.status() == 202 || r.status() == 200, "{}", r.status());
     let claim: Value = r.json().await.unwrap();
-    assert!(claim["status"] == "pending" || claim["status"] == "minted", "{claim}");
+    assert!(
+        claim["status"] == "pending" || claim["status"] == "minted",
+        "{claim}"
+    );
 
     let minted: Value = eventually(Duration::from_secs(30), || async {
-        let c: Value = app.get(&format!("/api/v1/events/{id}/claim"), Some(&session)).await.json().await.unwrap();
+        let c: Value = app
+            .get(&format!("/api/v1/events/{id}/claim"), Some(&session))
+            .await
+            .json()
+            .await
+            .unwrap();
         (c["status"] == "minted").then_some(c)
     })
     .await;
@@ -92,17 +161,40 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
     assert!(minted["tx_hash"].as_str().unwrap().starts_with("0x"));
 
     let poap = AttendancePOAP::new(app.contracts.poap, &app.admin);
-    assert_eq!(poap.balanceOf(viewer.address()).call().await.unwrap(), U256::from(1));
-    assert_eq!(poap.ownerOf(token_id).call().await.unwrap(), viewer.address());
+    assert_eq!(
+        poap.balanceOf(viewer.address()).call().await.unwrap(),
+        U256::from(1)
+    );
+    assert_eq!(
+        poap.ownerOf(token_id).call().await.unwrap(),
+        viewer.address()
+    );
     let chain_event = marquee::poap::minter::chain_event_id(id);
     assert_eq!(poap.eventOf(token_id).call().await.unwrap(), chain_event);
 
     // Claiming again returns the same claim and mints nothing more.
-    let again: Value = app.post(&format!("/api/v1/events/{id}/claim"), Some(&session), json!({})).await.json().await.unwrap();
+    let again: Value = app
+        .post(
+            &format!("/api/v1/events/{id}/claim"),
+            Some(&session),
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(again["token_id"], minted["token_id"]);
-    assert_eq!(poap.balanceOf(viewer.address()).call().await.unwrap(), U256::from(1));
+    assert_eq!(
+        poap.balanceOf(viewer.address()).call().await.unwrap(),
+        U256::from(1)
+    );
 
-    let meta: Value = app.get(&format!("/api/v1/poap/{token_id}"), None).await.json().await.unwrap();
+    let meta: Value = app
+        .get(&format!("/api/v1/poap/{token_id}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(meta["name"], "Test screening");
     assert_eq!(meta["attributes"][1]["value"], id);
 }
@@ -113,7 +205,12 @@ async fn concurrent_claims_in_record_mode_make_one_claim() {
     let viewer = wallet(1);
     let now = OffsetDateTime::now_utc();
     let event = app
-        .create_event(now - time::Duration::hours(2), now - time::Duration::hours(1), app.pass_gate(), json!({ "mode": "record" }))
+        .create_event(
+            now - time::Duration::hours(2),
+            now - time::Duration::hours(1),
+            app.pass_gate(),
+            json!({ "mode": "record" }),
+        )
         .await;
     let id = event["id"].as_str().unwrap().to_string();
     let session = app.login(&viewer).await;
@@ -125,7 +222,12 @@ async fn concurrent_claims_in_record_mode_make_one_claim() {
         let c: Value = r.json().await.unwrap();
         assert_eq!(c["status"], "recorded");
     }
-    let c: Value = app.get(&format!("/api/v1/events/{id}/claim"), Some(&session)).await.json().await.unwrap();
+    let c: Value = app
+        .get(&format!("/api/v1/events/{id}/claim"), Some(&session))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(c["status"], "recorded");
 }
 
@@ -135,10 +237,21 @@ async fn claims_refuse_the_ineligible_and_the_late() {
     let viewer = wallet(1);
     let now = OffsetDateTime::now_utc();
     let ended = app
-        .create_event(now - time::Duration::hours(2), now - time::Duration::hours(1), app.pass_gate(), json!({ "mode": "record", "min_watch_seconds": 60 }))
+        .create_event(
+            now - time::Duration::hours(2),
+            now - time::Duration::hours(1),
+            app.pass_gate(),
+            json!({ "mode": "record", "min_watch_seconds": 60 }),
+        )
         .await;
     let session = app.login(&viewer).await;
-    let r = app.post(&format!("/api/v1/events/{}/claim", ended["id"].as_str().unwrap()), Some(&session), json!({})).await;
+    let r = app
+        .post(
+            &format!("/api/v1/events/{}/claim", ended["id"].as_str().unwrap()),
+            Some(&session),
+            json!({}),
+        )
+        .await;
     let body = assert_problem(r, 403, "not_eligible").await;
     assert!(body["detail"].as_str().unwrap().contains("watched 0 s"));
 
@@ -150,6 +263,12 @@ async fn claims_refuse_the_ineligible_and_the_late() {
             json!({ "mode": "record", "claim_until": rfc3339(now - time::Duration::hours(1)) }),
         )
         .await;
-    let r = app.post(&format!("/api/v1/events/{}/claim", closed["id"].as_str().unwrap()), Some(&session), json!({})).await;
+    let r = app
+        .post(
+            &format!("/api/v1/events/{}/claim", closed["id"].as_str().unwrap()),
+            Some(&session),
+            json!({}),
+        )
+        .await;
     assert_problem(r, 403, "claim_closed").await;
 }

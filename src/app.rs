@@ -75,7 +75,10 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
 pub fn app(state: AppState) -> Router {
     crate::http::router(state)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(TraceLayer::new_for_http())
+        // Spans name the path only: query strings carry stream tokens, which must not reach logs.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+        }))
 }
 
 /// Serves `state` on `listener` until the process is asked to stop.

@@ -25,13 +25,7 @@ async fn a_wallet_without_a_ticket_is_refused_with_reasons() {
     let app = spawn_app().await;
     let id = live_event(&app, app.pass_gate()).await;
     let session = app.login(&stranger()).await;
-    let r = app
-        .post(
-            &format!("/api/v1/events/{id}/join"),
-            Some(&session),
-            json!({}),
-        )
-        .await;
+    let r = app.join(&id, &session).await;
     let p = assert_problem(r, 403, "not_holder").await;
     assert!(p["detail"].as_str().unwrap().contains("holds 0 of"), "{p}");
 }
@@ -59,39 +53,15 @@ async fn any_token_gate_names_a_token_the_wallet_still_holds() {
 
     let id = live_event(&app, app.pass_gate()).await;
     let session = app.login(&viewer).await;
-    let join: Value = app
-        .post(
-            &format!("/api/v1/events/{id}/join"),
-            Some(&session),
-            json!({}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let join: Value = app.join(&id, &session).await.json().await.unwrap();
     assert_eq!(join["ticket"]["token_id"], first.to_string(), "{join}");
 
     // Listed ids: only those admit.
     let listed = live_event(&app, json!({ "any": [{ "type": "erc721", "contract": app.contracts.pass.unwrap().to_string(), "token_ids": [second.to_string()] }] })).await;
-    let r = app
-        .post(
-            &format!("/api/v1/events/{listed}/join"),
-            Some(&session),
-            json!({}),
-        )
-        .await;
+    let r = app.join(&listed, &session).await;
     assert_problem(r, 403, "not_holder").await;
     let other = app.login(&wallet(2)).await;
-    let join: Value = app
-        .post(
-            &format!("/api/v1/events/{listed}/join"),
-            Some(&other),
-            json!({}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let join: Value = app.join(&listed, &other).await.json().await.unwrap();
     assert_eq!(join["ticket"]["token_id"], second.to_string());
 }
 
@@ -124,13 +94,7 @@ async fn erc1155_and_erc20_conditions_combine_with_all() {
         .get_receipt()
         .await
         .unwrap();
-    let r = app
-        .post(
-            &format!("/api/v1/events/{id}/join"),
-            Some(&session),
-            json!({}),
-        )
-        .await;
+    let r = app.join(&id, &session).await;
     let p = assert_problem(r, 403, "not_holder").await;
     assert!(
         p["detail"]
@@ -148,16 +112,7 @@ async fn erc1155_and_erc20_conditions_combine_with_all() {
         .get_receipt()
         .await
         .unwrap();
-    let join: Value = app
-        .post(
-            &format!("/api/v1/events/{id}/join"),
-            Some(&session),
-            json!({}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let join: Value = app.join(&id, &session).await.json().await.unwrap();
     assert_eq!(join["ticket"]["type"], "erc1155", "{join}");
     assert_eq!(join["ticket"]["token_id"], "7");
 }

@@ -171,6 +171,26 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    /// `POST /api/v1/events/{id}/join` with a session token.
+    pub async fn join(&self, id: &str, session: &str) -> Response {
+        self.post(
+            &format!("/api/v1/events/{id}/join"),
+            Some(session),
+            json!({}),
+        )
+        .await
+    }
+
+    /// `POST /api/v1/events/{id}/claim` with a session token.
+    pub async fn claim(&self, id: &str, session: &str) -> Response {
+        self.post(
+            &format!("/api/v1/events/{id}/claim"),
+            Some(session),
+            json!({}),
+        )
+        .await
+    }
+
     /// Creates an event as the organizer; `gate` and `poap` as given, the demo media.
     pub async fn create_event(
         &self,

@@ -37,13 +37,7 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
     assert_eq!(me["address"], viewer.address().to_string());
     assert_eq!(me["organizer"], false);
 
-    let r = app
-        .post(
-            &format!("/api/v1/events/{id}/join"),
-            Some(&session),
-            json!({}),
-        )
-        .await;
+    let r = app.join(&id, &session).await;
     assert_eq!(r.status(), 200);
     let join: Value = r.json().await.unwrap();
     assert_eq!(join["ticket"]["type"], "erc721");
@@ -93,13 +87,7 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
         }
     };
     assert_eq!(beat(&app).await, 0, "the first beat only starts the clock");
-    let early = app
-        .post(
-            &format!("/api/v1/events/{id}/claim"),
-            Some(&session),
-            json!({}),
-        )
-        .await;
+    let early = app.claim(&id, &session).await;
     assert_problem(early, 403, "claim_not_open").await;
     tokio::time::sleep(Duration::from_millis(2200)).await; // watching: wall-clock time is the point
     let w1 = beat(&app).await;
@@ -133,13 +121,7 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
         at_end,
         "nothing is credited after the end"
     );
-    let r = app
-        .post(
-            &format!("/api/v1/events/{id}/claim"),
-            Some(&session),
-            json!({}),
-        )
-        .await;
+    let r = app.claim(&id, &session).await;
     assert!(r.status() == 202 || r.status() == 200, "{}", r.status());
     let claim: Value = r.json().await.unwrap();
     assert!(
@@ -173,16 +155,7 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
     assert_eq!(poap.eventOf(token_id).call().await.unwrap(), chain_event);
 
     // Claiming again returns the same claim and mints nothing more.
-    let again: Value = app
-        .post(
-            &format!("/api/v1/events/{id}/claim"),
-            Some(&session),
-            json!({}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let again: Value = app.claim(&id, &session).await.json().await.unwrap();
     assert_eq!(again["token_id"], minted["token_id"]);
     assert_eq!(
         poap.balanceOf(viewer.address()).call().await.unwrap(),
@@ -214,8 +187,7 @@ async fn concurrent_claims_in_record_mode_make_one_claim() {
         .await;
     let id = event["id"].as_str().unwrap().to_string();
     let session = app.login(&viewer).await;
-    let path = format!("/api/v1/events/{id}/claim");
-    let calls = (0..12).map(|_| app.post(&path, Some(&session), json!({})));
+    let calls = (0..12).map(|_| app.claim(&id, &session));
     let answers = futures_util::future::join_all(calls).await;
     for r in answers {
         assert_eq!(r.status(), 200);
@@ -245,13 +217,7 @@ async fn claims_refuse_the_ineligible_and_the_late() {
         )
         .await;
     let session = app.login(&viewer).await;
-    let r = app
-        .post(
-            &format!("/api/v1/events/{}/claim", ended["id"].as_str().unwrap()),
-            Some(&session),
-            json!({}),
-        )
-        .await;
+    let r = app.claim(ended["id"].as_str().unwrap(), &session).await;
     let body = assert_problem(r, 403, "not_eligible").await;
     assert!(body["detail"].as_str().unwrap().contains("watched 0 s"));
 
@@ -263,12 +229,6 @@ async fn claims_refuse_the_ineligible_and_the_late() {
             json!({ "mode": "record", "claim_until": rfc3339(now - time::Duration::hours(1)) }),
         )
         .await;
-    let r = app
-        .post(
-            &format!("/api/v1/events/{}/claim", closed["id"].as_str().unwrap()),
-            Some(&session),
-            json!({}),
-        )
-        .await;
+    let r = app.claim(closed["id"].as_str().unwrap(), &session).await;
     assert_problem(r, 403, "claim_closed").await;
 }

@@ -28,16 +28,7 @@ async fn stream_refuses_missing_tampered_foreign_and_revoked_tokens() {
         .unwrap()
         .to_string();
     let session = app.login(&viewer).await;
-    let join: Value = app
-        .post(
-            &format!("/api/v1/events/{a}/join"),
-            Some(&session),
-            json!({}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let join: Value = app.join(&a, &session).await.json().await.unwrap();
     let token = join["stream_token"].as_str().unwrap().to_string();
 
     assert_eq!(
@@ -160,12 +151,6 @@ async fn join_is_refused_before_doors_open() {
         )
         .await;
     let session = app.login(&viewer).await;
-    let r = app
-        .post(
-            &format!("/api/v1/events/{}/join", e["id"].as_str().unwrap()),
-            Some(&session),
-            json!({}),
-        )
-        .await;
+    let r = app.join(e["id"].as_str().unwrap(), &session).await;
     assert_problem(r, 403, "event_not_open").await;
 }

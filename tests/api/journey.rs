@@ -37,7 +37,7 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
     assert_eq!(me["address"], viewer.address().to_string());
     assert_eq!(me["organizer"], false);
 
-    let r = app.join(&id, &session).await;
+    let r = app.join(id, &session).await;
     assert_eq!(r.status(), 200);
     let join: Value = r.json().await.unwrap();
     assert_eq!(join["ticket"]["type"], "erc721");
@@ -87,7 +87,7 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
         }
     };
     assert_eq!(beat(&app).await, 0, "the first beat only starts the clock");
-    let early = app.claim(&id, &session).await;
+    let early = app.claim(id, &session).await;
     assert_problem(early, 403, "claim_not_open").await;
     tokio::time::sleep(Duration::from_millis(2200)).await; // watching: wall-clock time is the point
     let w1 = beat(&app).await;
@@ -121,7 +121,7 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
         at_end,
         "nothing is credited after the end"
     );
-    let r = app.claim(&id, &session).await;
+    let r = app.claim(id, &session).await;
     assert!(r.status() == 202 || r.status() == 200, "{}", r.status());
     let claim: Value = r.json().await.unwrap();
     assert!(
@@ -155,7 +155,7 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
     assert_eq!(poap.eventOf(token_id).call().await.unwrap(), chain_event);
 
     // Claiming again returns the same claim and mints nothing more.
-    let again: Value = app.claim(&id, &session).await.json().await.unwrap();
+    let again: Value = app.claim(id, &session).await.json().await.unwrap();
     assert_eq!(again["token_id"], minted["token_id"]);
     assert_eq!(
         poap.balanceOf(viewer.address()).call().await.unwrap(),

@@ -15,7 +15,7 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
     let viewer = wallet(1);
     app.mint_pass(viewer.address()).await;
     let now = OffsetDateTime::now_utc();
-    let ends = now + time::Duration::seconds(7);
+    let ends = now + time::Duration::seconds(12);
     let event = app
         .create_event(
             now - time::Duration::seconds(1),
@@ -86,15 +86,21 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
                 .unwrap()
         }
     };
+    let started = std::time::Instant::now();
     assert_eq!(beat(&app).await, 0, "the first beat only starts the clock");
     let early = app.claim(id, &session).await;
     assert_problem(early, 403, "claim_not_open").await;
     tokio::time::sleep(Duration::from_millis(2200)).await; // watching: wall-clock time is the point
     let w1 = beat(&app).await;
-    assert!((2..=3).contains(&w1), "credited {w1}");
+    let elapsed = started.elapsed().as_secs() as i64;
+    assert!(w1 >= 2 && w1 <= elapsed, "credited {w1} of {elapsed} s");
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let w2 = beat(&app).await;
-    assert!((4..=5).contains(&w2), "credited {w2}");
+    let elapsed = started.elapsed().as_secs() as i64;
+    assert!(
+        w2 >= w1 + 2 && w2 <= elapsed,
+        "credited {w2} of {elapsed} s"
+    );
 
     let attendance: Value = app
         .get(
@@ -113,7 +119,7 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
     tokio::time::sleep(wait).await;
     let at_end = beat(&app).await;
     assert!(
-        at_end >= w2 && at_end <= 8,
+        at_end >= w2 && at_end <= 13,
         "credits stop at the end: {at_end}"
     );
     assert_eq!(

@@ -136,7 +136,7 @@ pub async fn login(url: &url::Url, key: &str, chain_id: u64) -> Result<String, S
     let domain = url
         .port()
         .map_or(host.to_string(), |p| format!("{host}:{p}"));
-    let issued_at = crate::model::rfc3339(time::OffsetDateTime::now_utc());
+    let issued_at = crate::time_util::rfc3339(time::OffsetDateTime::now_utc());
     let message = format!(
         "{domain} wants you to sign in with your Ethereum account:\n{}\n\nSign in to Marquee.\n\nURI: {base}\nVersion: 1\nChain ID: {chain_id}\nNonce: {nonce}\nIssued At: {issued_at}",
         signer.address()

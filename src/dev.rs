@@ -15,9 +15,10 @@ use crate::chain::deploy::{self, Deployment};
 use crate::cli::DevArgs;
 use crate::config::SettingsArgs;
 use crate::gate::{Condition, Gate, Rule};
-use crate::model::{EventSpec, PoapMode, PoapSpec, SeatConflict, StreamSpec};
+use crate::http::AppState;
+use crate::model::{Capabilities, Event, EventSpec, PoapMode, PoapSpec, SeatConflict, StreamSpec};
 use crate::store;
-use crate::time_util::{now_ms, to_ms};
+use crate::time_util::now_ms;
 
 /// Runs the local all-in-one until Ctrl-C.
 pub async fn run(args: DevArgs) -> Result<(), String> {
@@ -74,7 +75,7 @@ async fn run_with(args: &DevArgs, anvil: &Anvil) -> Result<(), String> {
     let state = crate::app::build(settings)
         .await
         .map_err(|e| e.to_string())?;
-    let event_id = create_demo_event(&state.db, admin, pass, args.minutes).await?;
+    let event_id = create_demo_event(&state, admin, pass, args.minutes).await?;
     print_banner(
         &public_url,
         anvil.url.as_ref(),
@@ -126,7 +127,7 @@ async fn ensure_contracts(
 }
 
 async fn create_demo_event(
-    db: &store::Db,
+    state: &AppState,
     organizer: Address,
     pass: Address,
     minutes: u32,
@@ -159,20 +160,22 @@ async fn create_demo_event(
             ..PoapSpec::default()
         },
     };
-    let id = crate::auth::random_id();
-    let body = serde_json::to_string(&spec).map_err(|e| e.to_string())?;
-    store::events::insert(
-        db,
-        &id,
-        &organizer.to_string(),
-        to_ms(spec.starts_at),
-        to_ms(spec.ends_at),
-        &body,
-        now_ms(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    Ok(id)
+    // The same rules as an organizer's event: the demo must be one the API would accept.
+    let caps = Capabilities {
+        media_root: &state.settings.media_root,
+        can_mint: state.minter.is_some(),
+    };
+    let event = Event {
+        id: crate::auth::random_id(),
+        organizer,
+        spec: spec
+            .normalize(caps)
+            .map_err(|e| format!("demo event: {e}"))?,
+    };
+    store::events::insert(&state.db, &event, now_ms())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(event.id)
 }
 
 fn print_banner(

@@ -5,7 +5,6 @@ use std::path::{Component, Path};
 use alloy::primitives::Address;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::gate::Gate;
 
@@ -268,14 +267,10 @@ pub fn eip55_opt<S: serde::Serializer>(a: &Option<Address>, s: S) -> Result<S::O
     }
 }
 
-/// RFC 3339 text of an instant.
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time_util::rfc3339;
     use serde_json::json;
 
     fn caps(root: &Path) -> Capabilities<'_> {

@@ -19,7 +19,12 @@ pub fn from_ms(ms: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// RFC 3339 text of an instant.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
 /// RFC 3339 UTC text of Unix milliseconds `ms`.
 pub fn rfc3339_ms(ms: i64) -> String {
-    from_ms(ms).format(&Rfc3339).unwrap_or_default()
+    rfc3339(from_ms(ms))
 }

@@ -11,7 +11,7 @@ use super::extract::{AppJson, Organizer};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Capabilities, Event, EventSpec};
 use crate::store;
-use crate::time_util::{now_ms, to_ms};
+use crate::time_util::now_ms;
 
 /// Most events one listing returns.
 const LIST_LIMIT: i64 = 500;
@@ -37,23 +37,12 @@ async fn create(
         organizer: session.address,
         spec,
     };
-    let body = serde_json::to_string(&event.spec).map_err(|_| ApiError::internal())?;
-    store::events::insert(
-        &state.db,
-        &event.id,
-        &event.organizer.to_string(),
-        to_ms(event.spec.starts_at),
-        to_ms(event.spec.ends_at),
-        &body,
-        now_ms(),
-    )
-    .await?;
+    store::events::insert(&state.db, &event, now_ms()).await?;
     Ok((StatusCode::CREATED, Json(event)))
 }
 
 async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let rows = store::events::list(&state.db, LIST_LIMIT).await?;
-    let events: Vec<Event> = rows.into_iter().filter_map(|r| to_event(r).ok()).collect();
+    let events = store::events::list(&state.db, LIST_LIMIT).await?;
     Ok(Json(json!({ "events": events })))
 }
 
@@ -63,21 +52,7 @@ async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResul
 
 /// The event `id`, or 404.
 pub(super) async fn load(state: &AppState, id: &str) -> ApiResult<Event> {
-    let row = store::events::get(&state.db, id)
+    store::events::get(&state.db, id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no event {id:?}")))?;
-    to_event(row)
-}
-
-fn to_event((id, organizer, body): store::events::EventRow) -> ApiResult<Event> {
-    let spec: EventSpec = serde_json::from_str(&body).map_err(|e| {
-        tracing::error!(error = %e, id, "stored event unreadable");
-        ApiError::internal()
-    })?;
-    let organizer = organizer.parse().map_err(|_| ApiError::internal())?;
-    Ok(Event {
-        id,
-        organizer,
-        spec,
-    })
+        .ok_or_else(|| ApiError::not_found(format!("no event {id:?}")))
 }

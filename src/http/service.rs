@@ -30,7 +30,7 @@ async fn config(State(state): State<AppState>) -> Json<Value> {
 }
 
 async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    store::events::ping(&state.db).await?;
+    store::ping(&state.db).await?;
     match state.chain.chain_id().await {
         Ok(id) if id == state.settings.chain_id => {
             Ok(Json(json!({ "database": "ok", "chain": "ok" })))

@@ -15,9 +15,10 @@ use crate::auth::tokens::{STREAM_AUDIENCE, StreamClaims};
 use crate::chain::ReadError;
 use crate::error::{ApiError, ApiResult};
 use crate::gate::Verdict;
-use crate::model::{PoapMode, rfc3339};
+use crate::model::PoapMode;
 use crate::poap::Claim;
 use crate::store;
+use crate::time_util::rfc3339;
 use crate::time_util::{now_ms, to_ms};
 
 /// Most watch time one heartbeat credits: a gap longer than this (a closed laptop) is not watching.

@@ -56,13 +56,13 @@ pub fn check(event: &Event, watched_secs: u64, now: OffsetDateTime) -> Result<()
     if now < event.spec.ends_at {
         return Err(ClaimError::NotOpen(format!(
             "claims open when the screening ends, at {}",
-            crate::model::rfc3339(event.spec.ends_at)
+            crate::time_util::rfc3339(event.spec.ends_at)
         )));
     }
     if now > event.spec.claim_until() {
         return Err(ClaimError::Closed(format!(
             "claims closed at {}",
-            crate::model::rfc3339(event.spec.claim_until())
+            crate::time_util::rfc3339(event.spec.claim_until())
         )));
     }
     if watched_secs < poap.min_watch_seconds {

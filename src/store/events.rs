@@ -1,29 +1,20 @@
-//! Events.
+//! Events: stored as the validated spec (JSON) beside the columns that queries need.
 
-use sqlx::Row;
+use crate::model::{Event, EventSpec};
+use crate::time_util::to_ms;
 
 use super::Db;
 
-/// A stored event row: (id, organizer, body JSON).
-pub type EventRow = (String, String, String);
-
-/// Inserts an event.
-pub async fn insert(
-    db: &Db,
-    id: &str,
-    organizer: &str,
-    starts_at: i64,
-    ends_at: i64,
-    body: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
+/// Inserts `event`, created at `now` (Unix ms).
+pub async fn insert(db: &Db, event: &Event, now: i64) -> Result<(), sqlx::Error> {
+    let body = serde_json::to_string(&event.spec).map_err(|e| sqlx::Error::Encode(e.into()))?;
     sqlx::query(
         "INSERT INTO event (event_id, organizer, starts_at, ends_at, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
     )
-    .bind(id)
-    .bind(organizer)
-    .bind(starts_at)
-    .bind(ends_at)
+    .bind(&event.id)
+    .bind(event.organizer.to_string())
+    .bind(to_ms(event.spec.starts_at))
+    .bind(to_ms(event.spec.ends_at))
     .bind(body)
     .bind(now)
     .execute(db)
@@ -32,26 +23,34 @@ pub async fn insert(
 }
 
 /// One event.
-pub async fn get(db: &Db, id: &str) -> Result<Option<EventRow>, sqlx::Error> {
-    sqlx::query_as("SELECT event_id, organizer, body FROM event WHERE event_id = ?")
-        .bind(id)
-        .fetch_optional(db)
-        .await
+pub async fn get(db: &Db, id: &str) -> Result<Option<Event>, sqlx::Error> {
+    let row: Option<(String, String, String)> =
+        sqlx::query_as("SELECT event_id, organizer, body FROM event WHERE event_id = ?")
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
+    row.map(to_event).transpose()
 }
 
 /// Events in order of start, at most `limit`.
-pub async fn list(db: &Db, limit: i64) -> Result<Vec<EventRow>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn list(db: &Db, limit: i64) -> Result<Vec<Event>, sqlx::Error> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT event_id, organizer, body FROM event ORDER BY starts_at, event_id LIMIT ?",
     )
     .bind(limit)
     .fetch_all(db)
-    .await
+    .await?;
+    rows.into_iter().map(to_event).collect()
 }
 
-/// Whether the database answers.
-pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1").fetch_one(db).await.map(|r| {
-        let _: i64 = r.get(0);
+fn to_event((id, organizer, body): (String, String, String)) -> Result<Event, sqlx::Error> {
+    let spec: EventSpec = serde_json::from_str(&body).map_err(|e| sqlx::Error::Decode(e.into()))?;
+    let organizer = organizer
+        .parse()
+        .map_err(|e: alloy::primitives::hex::FromHexError| sqlx::Error::Decode(e.into()))?;
+    Ok(Event {
+        id,
+        organizer,
+        spec,
     })
 }

@@ -43,13 +43,12 @@ async fn any_token_gate_names_a_token_the_wallet_still_holds() {
     )
     .unwrap();
     let pass = ScreeningPass::new(app.contracts.pass.unwrap(), &vp);
-    pass.transferFrom(viewer.address(), wallet(2).address(), second)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    mined(
+        pass.transferFrom(viewer.address(), wallet(2).address(), second)
+            .send()
+            .await,
+    )
+    .await;
 
     let id = live_event(&app, app.pass_gate()).await;
     let session = app.login(&viewer).await;
@@ -78,22 +77,20 @@ async fn erc1155_and_erc20_conditions_combine_with_all() {
     let id = live_event(&app, gate).await;
     let session = app.login(&viewer).await;
 
-    badge
-        .mint(viewer.address(), U256::from(7), U256::from(2))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    erc20
-        .mint(viewer.address(), U256::from(999_999_999_999_999_999u64))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    mined(
+        badge
+            .mint(viewer.address(), U256::from(7), U256::from(2))
+            .send()
+            .await,
+    )
+    .await;
+    mined(
+        erc20
+            .mint(viewer.address(), U256::from(999_999_999_999_999_999u64))
+            .send()
+            .await,
+    )
+    .await;
     let r = app.join(&id, &session).await;
     let p = assert_problem(r, 403, "not_holder").await;
     assert!(
@@ -104,14 +101,7 @@ async fn erc1155_and_erc20_conditions_combine_with_all() {
         "{p}"
     );
 
-    erc20
-        .mint(viewer.address(), U256::from(1))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    mined(erc20.mint(viewer.address(), U256::from(1)).send().await).await;
     let join: Value = app.join(&id, &session).await.json().await.unwrap();
     assert_eq!(join["ticket"]["type"], "erc1155", "{join}");
     assert_eq!(join["ticket"]["token_id"], "7");

@@ -4,17 +4,20 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use alloy::network::Ethereum;
 use alloy::primitives::{Address, U256};
 use alloy::providers::DynProvider;
+use alloy::providers::PendingTransactionBuilder;
+use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::Signer;
 use alloy::signers::local::PrivateKeySigner;
 use marquee::chain::anvil::{Anvil, DEV_KEYS};
 use marquee::chain::deploy::{self, Deployment};
 use marquee::config::SettingsArgs;
+pub use marquee::time_util::rfc3339;
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tokio::net::TcpListener;
 
 pub struct TestApp {
@@ -91,8 +94,13 @@ pub async fn spawn_app() -> TestApp {
     }
 }
 
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap()
+/// Waits for a sent transaction's receipt and asserts it succeeded.
+pub async fn mined(
+    sent: Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
+) -> TransactionReceipt {
+    let receipt = sent.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status(), "transaction reverted");
+    receipt
 }
 
 /// The EIP-4361 text a wallet would be asked to sign.
@@ -213,15 +221,7 @@ impl TestApp {
     pub async fn mint_pass(&self, to: Address) -> U256 {
         let pass =
             marquee::chain::bindings::ScreeningPass::new(self.contracts.pass.unwrap(), &self.admin);
-        let receipt = pass
-            .mint(to)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        assert!(receipt.status());
+        let receipt = mined(pass.mint(to).send().await).await;
         let log = receipt
             .inner
             .logs()

@@ -10,8 +10,9 @@ use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::keys::KeyRing;
 use crate::auth::revocation::Revocations;
-use crate::auth::tokens::TokenKeys;
+use crate::auth::tokens::Tokens;
 use crate::chain::{Chain, deploy};
 use crate::config::Settings;
 use crate::gate::GateChecker;
@@ -34,7 +35,7 @@ pub enum StartError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// Signing keys unusable.
     #[error("signing keys: {0}")]
-    Keys(#[from] crate::auth::tokens::KeyError),
+    Keys(#[from] crate::auth::keys::KeyError),
     /// Minter key unusable.
     #[error("minter: {0}")]
     Minter(#[from] deploy::DeployError),
@@ -46,7 +47,9 @@ pub enum StartError {
 /// Builds the node's state and starts its background work (revocations, nonce purge, minter).
 pub async fn build(settings: Settings) -> Result<AppState, StartError> {
     let db = store::connect(&settings.database_url).await?;
-    let keys = TokenKeys::load_or_create(&db, &settings.origin()).await?;
+    let ring = Arc::new(KeyRing::load_or_create(&db).await?);
+    ring.follow(db.clone(), settings.key_lifetimes());
+    let tokens = Tokens::new(ring, settings.origin());
     let revocations = Arc::new(Revocations::default());
     revocations.follow(db.clone()).await?;
     let chain = Chain::connect(&settings.rpc_url);
@@ -59,12 +62,12 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
         }
         _ => None,
     };
-    spawn_nonce_purge(db.clone());
+    spawn_purge(db.clone());
     Ok(AppState::new(Shared {
         gates: GateChecker::new(chain.clone()),
         settings,
         db,
-        keys,
+        tokens,
         revocations,
         chain,
         minter,
@@ -87,18 +90,26 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), StartEr
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, app(state))
+    // The peer address keys the per-client rate limits.
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
 }
 
-fn spawn_nonce_purge(db: store::Db) {
+/// Forgets used nonces and revoked sessions once they could not be presented anyway.
+fn spawn_purge(db: store::Db) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(60)).await;
-            if let Err(e) = store::nonces::purge_expired(&db, now_ms()).await {
-                tracing::warn!(error = %e, "nonce purge failed");
+            let now = now_ms();
+            let done = match store::nonces::purge_expired(&db, now).await {
+                Ok(_) => store::sessions::purge_expired(&db, now).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = done {
+                tracing::warn!(error = %e, "purge of expired nonces and sessions failed");
             }
         }
     });

@@ -32,6 +32,20 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Sign in to a Marquee service with a private key (EIP-4361) and print the session token.
     Login(LoginArgs),
+    /// Manage the token keys in the database.
+    Keys {
+        /// What to do with them.
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+/// `marquee keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Start new session, stream-token and nonce keys; the previous ones keep verifying until
+    /// the last token they signed expires. Prints the new key ids as JSON.
+    Rotate(SettingsArgs),
 }
 
 /// Options of `marquee dev`.
@@ -112,6 +126,19 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!("{}", serde_json::to_string(&d).expect("serializable"));
+            Ok(())
+        }
+        Command::Keys {
+            action: KeysAction::Rotate(args),
+        } => {
+            let settings = args.resolve().map_err(|e| e.to_string())?;
+            let db = crate::store::connect(&settings.database_url)
+                .await
+                .map_err(|e| format!("database: {e}"))?;
+            let kids = crate::auth::keys::rotate(&db, settings.key_lifetimes())
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{kids}");
             Ok(())
         }
         Command::Login(args) => {

@@ -60,6 +60,16 @@ pub struct SettingsArgs {
     /// Stream token lifetime in seconds [default: 300]
     #[arg(long, env = "MARQUEE_STREAM_TOKEN_TTL_SECS")]
     pub stream_token_ttl_secs: Option<u64>,
+    /// Sign-in nonce lifetime in seconds [default: 300]
+    #[arg(long, env = "MARQUEE_NONCE_TTL_SECS")]
+    pub nonce_ttl_secs: Option<u64>,
+    /// Sign-in requests (nonce and login) per second allowed from one client IP, with bursts
+    /// of twice as many [default: 10]
+    #[arg(long, env = "MARQUEE_AUTH_RATE_PER_IP")]
+    pub auth_rate_per_ip: Option<u32>,
+    /// Sign-in requests per second allowed from all clients together [default: 10000]
+    #[arg(long, env = "MARQUEE_AUTH_RATE_GLOBAL")]
+    pub auth_rate_global: Option<u32>,
 }
 
 /// The same settings as read from the TOML file (keys are the flag names with `_`).
@@ -79,6 +89,9 @@ struct FileSettings {
     delegate_registry: Option<Address>,
     session_ttl_secs: Option<u64>,
     stream_token_ttl_secs: Option<u64>,
+    nonce_ttl_secs: Option<u64>,
+    auth_rate_per_ip: Option<u32>,
+    auth_rate_global: Option<u32>,
 }
 
 /// Resolved settings of one Marquee process.
@@ -112,6 +125,12 @@ pub struct Settings {
     pub session_ttl: Duration,
     /// Lifetime of stream tokens.
     pub stream_token_ttl: Duration,
+    /// Lifetime of sign-in nonces.
+    pub nonce_ttl: Duration,
+    /// Sign-in requests per second per client IP.
+    pub auth_rate_per_ip: u32,
+    /// Sign-in requests per second, all clients together.
+    pub auth_rate_global: u32,
 }
 
 /// A setting that could not be read.
@@ -200,6 +219,21 @@ impl SettingsArgs {
                     .or(file.stream_token_ttl_secs)
                     .unwrap_or(300),
             ),
+            nonce_ttl: Duration::from_secs(
+                self.nonce_ttl_secs.or(file.nonce_ttl_secs).unwrap_or(300),
+            ),
+            auth_rate_per_ip: positive(
+                "auth_rate_per_ip",
+                self.auth_rate_per_ip
+                    .or(file.auth_rate_per_ip)
+                    .unwrap_or(10),
+            )?,
+            auth_rate_global: positive(
+                "auth_rate_global",
+                self.auth_rate_global
+                    .or(file.auth_rate_global)
+                    .unwrap_or(10_000),
+            )?,
         })
     }
 }
@@ -208,6 +242,15 @@ impl Settings {
     /// Whether `address` may create events.
     pub fn is_organizer(&self, address: Address) -> bool {
         self.organizers.contains(&address)
+    }
+
+    /// How long tokens of each purpose live, which is how long a replaced key keeps verifying.
+    pub fn key_lifetimes(&self) -> crate::auth::keys::Lifetimes {
+        crate::auth::keys::Lifetimes {
+            session: self.session_ttl,
+            stream: self.stream_token_ttl,
+            nonce: self.nonce_ttl,
+        }
     }
 
     /// The public origin without a trailing slash, e.g. `http://localhost:8080`.
@@ -237,6 +280,16 @@ fn parse_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
             reason: format!("scheme {other:?} is not http(s)"),
         }),
     }
+}
+
+fn positive(name: &'static str, value: u32) -> Result<u32, ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(value)
 }
 
 fn parse_addresses(list: &str) -> Result<Vec<Address>, ConfigError> {

@@ -1,6 +1,9 @@
 //! Who is calling: Sign-In with Ethereum, session and stream tokens, and their revocation.
 
+pub mod keys;
+pub mod nonce;
 pub mod revocation;
+pub mod signature;
 pub mod siwe;
 pub mod tokens;
 

@@ -1,7 +1,7 @@
-//! EIP-4361 sign-in: parsing by `signinwithethereum`, the field rules of API.md, and EIP-191
-//! signature recovery by alloy. Nonce consumption is the caller's last step.
+//! EIP-4361 sign-in messages: parsing by `signinwithethereum`, then the field rules of API.md.
+//! Whose signature it is (`auth::signature`) and the nonce's freshness are the caller's steps.
 
-use alloy::primitives::{Address, Signature};
+use alloy::primitives::{Address, B256, eip191_hash_message};
 use signinwithethereum::Message;
 use time::{Duration, OffsetDateTime};
 use url::Url;
@@ -20,11 +20,13 @@ pub struct LoginRules<'a> {
     pub chain_id: u64,
 }
 
-/// A message whose fields and signature hold; its nonce is still to be consumed.
+/// A message whose fields hold; its signature and nonce are still to be checked.
 #[derive(Debug, Clone)]
-pub struct Verified {
-    /// The signer.
+pub struct Checked {
+    /// The account that must have signed.
     pub address: Address,
+    /// The EIP-191 hash of the message as received, which the signature must cover.
+    pub hash: B256,
     /// The nonce to consume.
     pub nonce: String,
     /// The message's `expiration-time`, which also bounds the session.
@@ -46,18 +48,14 @@ pub enum LoginError {
     /// Outside the message's validity window.
     #[error("{0}")]
     Expired(String),
-    /// The signature is malformed or not the address's.
-    #[error("{0}")]
-    SignatureInvalid(String),
 }
 
-/// Checks every rule of a login except the nonce's freshness, which needs the database.
-pub fn verify(
+/// Checks every rule of EIP-4361 and API.md on the message itself.
+pub fn check(
     text: &str,
-    signature: &str,
     rules: LoginRules<'_>,
     now: OffsetDateTime,
-) -> Result<Verified, LoginError> {
+) -> Result<Checked, LoginError> {
     let msg: Message = text.parse().map_err(|e| {
         LoginError::InvalidMessage(format!("message: not an EIP-4361 message: {e}"))
     })?;
@@ -113,23 +111,10 @@ pub fn verify(
             "not-before {nbf} has not come yet"
         )));
     }
-    let address = Address::from(msg.address);
-    let bytes = alloy::hex::decode(signature.trim())
-        .map_err(|_| LoginError::SignatureInvalid("signature: not hex".into()))?;
-    let sig = Signature::from_raw(&bytes).map_err(|_| {
-        LoginError::SignatureInvalid("signature: not a 65-byte ECDSA signature".into())
-    })?;
-    // The wallet signed the exact text it was shown, so recover over the text as received.
-    let signer = sig
-        .recover_address_from_msg(text.as_bytes())
-        .map_err(|_| LoginError::SignatureInvalid("signature: no key recovers from it".into()))?;
-    if signer != address {
-        return Err(LoginError::SignatureInvalid(format!(
-            "signature is not {address}'s"
-        )));
-    }
-    Ok(Verified {
-        address,
+    Ok(Checked {
+        address: Address::from(msg.address),
+        // The wallet signed the exact text it was shown, so the hash is over the text as received.
+        hash: eip191_hash_message(text),
         nonce: msg.nonce,
         expires_at: msg.expiration_time.map(|t| *t.as_ref()),
     })

@@ -1,18 +1,13 @@
-//! Session and stream tokens: EdDSA (Ed25519) JWTs with a `kid`, algorithm, issuer and
-//! audience pinned. The signing key lives in the database so every node shares it.
+//! Session and stream tokens: JWTs with a `kid` whose key fixes the algorithm (EdDSA for
+//! sessions, HS256 for stream tokens), with issuer, audience and times checked.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::SigningKey;
-use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use std::sync::Arc;
+
+use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
-use crate::store::{self, Db};
-use crate::time_util::now_ms;
+use super::keys::{KeyRing, Purpose};
 
 /// Audience of session tokens.
 pub const SESSION_AUDIENCE: &str = "marquee-session";
@@ -61,63 +56,35 @@ pub struct StreamClaims {
     pub exp: i64,
 }
 
-/// The token signer and verifier of this process.
-pub struct TokenKeys {
-    kid: String,
-    issuer: String,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    jwk: Value,
+/// Claims that carry an issue time.
+pub trait Claims: DeserializeOwned {
+    /// Issued at (s).
+    fn iat(&self) -> i64;
 }
 
-impl std::fmt::Debug for TokenKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print key material.
-        f.debug_struct("TokenKeys")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
+impl Claims for SessionClaims {
+    fn iat(&self) -> i64 {
+        self.iat
     }
 }
 
-/// Key setup failed.
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    /// Database failure.
-    #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
-    /// Stored key unreadable.
-    #[error("stored signing key {0} is unreadable")]
-    Corrupt(String),
+impl Claims for StreamClaims {
+    fn iat(&self) -> i64 {
+        self.iat
+    }
 }
 
-impl TokenKeys {
-    /// Loads the newest signing key, creating one on first start.
-    pub async fn load_or_create(db: &Db, issuer: &str) -> Result<Self, KeyError> {
-        if store::keys::newest(db).await?.is_none() {
-            let key = SigningKey::generate(&mut rand_core::OsRng);
-            let pem = key
-                .to_pkcs8_pem(LineEnding::LF)
-                .map_err(|_| KeyError::Corrupt("new".into()))?;
-            // Two nodes starting at once may both insert; the newest row wins for both.
-            store::keys::insert(db, &kid_of(&key), &pem, now_ms()).await?;
-        }
-        let (kid, pem) = store::keys::newest(db)
-            .await?
-            .ok_or_else(|| KeyError::Corrupt("missing".into()))?;
-        let key = SigningKey::from_pkcs8_pem(&pem).map_err(|_| KeyError::Corrupt(kid.clone()))?;
-        let x = URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
-        let encoding =
-            EncodingKey::from_ed_pem(pem.as_bytes()).map_err(|_| KeyError::Corrupt(kid.clone()))?;
-        let decoding =
-            DecodingKey::from_ed_components(&x).map_err(|_| KeyError::Corrupt(kid.clone()))?;
-        let jwk = json!({ "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig" });
-        Ok(Self {
-            kid,
-            issuer: issuer.to_string(),
-            encoding,
-            decoding,
-            jwk,
-        })
+/// Signs and verifies this service's tokens with the shared key ring.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    ring: Arc<KeyRing>,
+    issuer: String,
+}
+
+impl Tokens {
+    /// Tokens named as issued by `issuer`, signed with `ring`.
+    pub fn new(ring: Arc<KeyRing>, issuer: String) -> Self {
+        Self { ring, issuer }
     }
 
     /// The issuer these tokens name.
@@ -125,37 +92,62 @@ impl TokenKeys {
         &self.issuer
     }
 
-    /// The JWKS document of the verifying keys.
-    pub fn jwks(&self) -> Value {
-        json!({ "keys": [self.jwk] })
+    /// The key ring.
+    pub fn ring(&self) -> &Arc<KeyRing> {
+        &self.ring
     }
 
-    /// Signs `claims`.
-    pub fn sign<T: Serialize>(&self, claims: &T) -> String {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
-            .expect("Ed25519 signing does not fail")
+    /// Signs a session token (EdDSA).
+    pub fn sign_session(&self, claims: &SessionClaims) -> String {
+        self.sign(Purpose::Session, claims)
     }
 
-    /// Verifies `token` for `audience`; `None` for anything that is not a valid, current token.
-    pub fn verify<T: DeserializeOwned>(&self, token: &str, audience: &str) -> Option<T> {
+    /// Signs a stream token (HS256 with the stream key).
+    pub fn sign_stream(&self, claims: &StreamClaims) -> String {
+        self.sign(Purpose::Stream, claims)
+    }
+
+    /// The claims of a valid, current session token.
+    pub fn verify_session(&self, token: &str) -> Option<SessionClaims> {
+        self.verify(token, Purpose::Session, SESSION_AUDIENCE)
+    }
+
+    /// The claims of a valid, current stream token.
+    pub fn verify_stream(&self, token: &str) -> Option<StreamClaims> {
+        self.verify(token, Purpose::Stream, STREAM_AUDIENCE)
+    }
+
+    fn sign<T: Serialize>(&self, purpose: Purpose, claims: &T) -> String {
+        let ring = self.ring.current();
+        let (alg, (kid, key)) = match purpose {
+            Purpose::Stream => (Algorithm::HS256, &ring.stream),
+            _ => (Algorithm::EdDSA, &ring.session),
+        };
+        let mut header = Header::new(alg);
+        header.kid = Some(kid.clone());
+        jsonwebtoken::encode(&header, claims, key).expect("signing with a loaded key does not fail")
+    }
+
+    /// The key named by the token's `kid` decides the algorithm and the purpose, so neither
+    /// `alg: none`, nor HS256 keyed with a public key, nor a token of another purpose passes.
+    fn verify<T: Claims>(&self, token: &str, purpose: Purpose, audience: &str) -> Option<T> {
         let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.alg != Algorithm::EdDSA || header.kid.as_deref() != Some(self.kid.as_str()) {
+        let ring = self.ring.current();
+        let verifier = ring.verifiers.get(header.kid.as_deref()?)?;
+        if verifier.purpose != purpose || header.alg != verifier.alg {
             return None;
         }
-        let mut v = Validation::new(Algorithm::EdDSA);
+        let mut v = Validation::new(verifier.alg);
         v.set_audience(&[audience]);
         v.set_issuer(&[self.issuer.as_str()]);
         v.set_required_spec_claims(&["exp", "nbf", "iat", "aud", "iss", "sub"]);
         v.validate_nbf = true;
         v.leeway = LEEWAY_SECS;
-        jsonwebtoken::decode::<T>(token, &self.decoding, &v)
-            .ok()
-            .map(|d| d.claims)
+        let claims = jsonwebtoken::decode::<T>(token, &verifier.key, &v)
+            .ok()?
+            .claims;
+        // The library requires `iat` but does not look at it: a token from the future is forged
+        // or from a node whose clock is wrong.
+        (claims.iat() <= crate::time_util::now_ms() / 1000 + LEEWAY_SECS as i64).then_some(claims)
     }
-}
-
-fn kid_of(key: &SigningKey) -> String {
-    alloy::hex::encode(&key.verifying_key().as_bytes()[..8])
 }

@@ -25,7 +25,18 @@ sol!(
     "contracts/out/DemoBadge.json"
 );
 
+sol!(
+    SignatureValidator6492,
+    "contracts/out/SignatureValidator6492.json"
+);
+
 sol! {
+    /// EIP-1271: contract accounts (Safe, smart wallets) say whether a signature is theirs.
+    #[sol(rpc)]
+    interface IERC1271 {
+        function isValidSignature(bytes32 hash, bytes signature) external view returns (bytes4 magicValue);
+    }
+
     /// The parts of ERC-721 (with ERC-165 and the Enumerable extension) that gates read.
     #[sol(rpc)]
     interface IERC721 {

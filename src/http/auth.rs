@@ -11,30 +11,32 @@ use time::{Duration, OffsetDateTime};
 
 use super::AppState;
 use super::extract::{AppJson, SESSION_COOKIE, Session, set_cookie};
+use crate::auth::signature::{self, SignatureError};
 use crate::auth::siwe::{self, LoginError, LoginRules};
 use crate::auth::tokens::{SESSION_AUDIENCE, SessionClaims};
+use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
 use crate::store;
 use crate::time_util::{now_ms, rfc3339_ms, to_ms};
 
-/// How long an issued nonce may be used.
-const NONCE_TTL: Duration = Duration::minutes(5);
+/// Longest signature accepted: an EIP-6492 wrapper carries a factory call, but not a big one.
+const MAX_SIGNATURE_BYTES: usize = 8 * 1024;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
+pub(super) fn router(settings: &Settings) -> Router<AppState> {
+    let sign_in = Router::new()
         .route("/api/v1/auth/nonce", post(nonce))
-        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/login", post(login));
+    super::limits::sign_in(sign_in, settings)
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/me", get(me))
         .route("/.well-known/jwks.json", get(jwks))
 }
 
-async fn nonce(State(state): State<AppState>) -> ApiResult<Response> {
-    let nonce = signinwithethereum::generate_nonce();
-    let expires_at = now_ms() + NONCE_TTL.whole_milliseconds() as i64;
-    store::nonces::insert(&state.db, &nonce, expires_at).await?;
-    let body = json!({ "nonce": nonce, "expires_at": rfc3339_ms(expires_at) });
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+async fn nonce(State(state): State<AppState>) -> Response {
+    let ttl = i64::try_from(state.settings.nonce_ttl.as_millis()).unwrap_or(i64::MAX / 2);
+    let nonce = state.tokens.ring().issue_nonce(now_ms() + ttl);
+    let body = json!({ "nonce": nonce.text, "expires_at": rfc3339_ms(nonce.expires_at) });
+    (StatusCode::CREATED, Json(body)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -53,22 +55,29 @@ async fn login(
         public_url: &state.settings.public_url,
         chain_id: state.settings.chain_id,
     };
-    let verified = siwe::verify(&body.message, &body.signature, rules, now).map_err(login_error)?;
-    if !store::nonces::consume(&state.db, &verified.nonce, to_ms(now)).await? {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "nonce_invalid",
-            "Nonce invalid",
-            "the nonce was not issued by this service, has expired or was already used",
-        ));
+    let verified = siwe::check(&body.message, rules, now).map_err(login_error)?;
+    let nonce_expires = state
+        .tokens
+        .ring()
+        .check_nonce(&verified.nonce, to_ms(now))
+        .ok_or_else(nonce_invalid)?;
+    let sig = decode_signature(&body.signature)?;
+    signature::verify(&state.chain, verified.address, verified.hash, &sig)
+        .await
+        .map_err(|e| match e {
+            SignatureError::Invalid(detail) => signature_invalid(detail),
+            SignatureError::ChainUnavailable => ApiError::chain_unavailable(),
+        })?;
+    // Consumed last, so that a bad signature does not burn the wallet's nonce.
+    if !store::nonces::consume(&state.db, &verified.nonce, nonce_expires).await? {
+        return Err(nonce_invalid());
     }
     let ttl = Duration::try_from(state.settings.session_ttl).unwrap_or(Duration::DAY);
     let expires = verified.expires_at.map_or(now + ttl, |e| e.min(now + ttl));
     let sid = crate::auth::random_id();
     let address = verified.address.to_string();
-    store::sessions::insert(&state.db, &sid, &address, to_ms(now), to_ms(expires)).await?;
     let claims = SessionClaims {
-        iss: state.keys.issuer().to_string(),
+        iss: state.tokens.issuer().to_string(),
         aud: SESSION_AUDIENCE.into(),
         sub: address.clone(),
         sid,
@@ -76,7 +85,7 @@ async fn login(
         nbf: now.unix_timestamp(),
         exp: expires.unix_timestamp(),
     };
-    let token = state.keys.sign(&claims);
+    let token = state.tokens.sign_session(&claims);
     let cookie = set_cookie(
         &state,
         SESSION_COOKIE,
@@ -89,6 +98,32 @@ async fn login(
         "expires_at": rfc3339_ms(to_ms(expires)),
     });
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+fn nonce_invalid() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "nonce_invalid",
+        "Nonce invalid",
+        "the nonce was not issued by this service, has expired or was already used",
+    )
+}
+
+fn signature_invalid(detail: impl Into<String>) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "signature_invalid",
+        "Signature invalid",
+        detail,
+    )
+}
+
+fn decode_signature(text: &str) -> Result<Vec<u8>, ApiError> {
+    let text = text.trim();
+    if text.len() > 2 + 2 * MAX_SIGNATURE_BYTES {
+        return Err(signature_invalid("signature: longer than any wallet makes"));
+    }
+    alloy::hex::decode(text).map_err(|_| signature_invalid("signature: not hex"))
 }
 
 fn login_error(e: LoginError) -> ApiError {
@@ -111,17 +146,13 @@ fn login_error(e: LoginError) -> ApiError {
             "message_expired",
             "Message expired",
         ),
-        LoginError::SignatureInvalid(_) => (
-            StatusCode::UNAUTHORIZED,
-            "signature_invalid",
-            "Signature invalid",
-        ),
     };
     ApiError::new(status, code, title, e.to_string())
 }
 
 async fn logout(State(state): State<AppState>, session: Session) -> ApiResult<Response> {
-    store::sessions::revoke(&state.db, &session.claims.sid, now_ms()).await?;
+    let sid = &session.claims.sid;
+    store::sessions::revoke(&state.db, sid, session.claims.exp * 1000, now_ms()).await?;
     state.revocations.insert(session.claims.sid);
     let clear = set_cookie(&state, SESSION_COOKIE, "", "/", 0);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
@@ -136,5 +167,5 @@ async fn me(State(state): State<AppState>, session: Session) -> Json<serde_json:
 }
 
 async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(state.keys.jwks())
+    Json(state.tokens.ring().jwks())
 }

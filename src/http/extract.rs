@@ -8,7 +8,7 @@ use axum::http::{Method, header};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
-use crate::auth::tokens::{SESSION_AUDIENCE, STREAM_AUDIENCE, SessionClaims, StreamClaims};
+use crate::auth::tokens::{SessionClaims, StreamClaims};
 use crate::error::ApiError;
 
 /// Cookie that carries the session token.
@@ -47,19 +47,12 @@ impl FromRequestParts<AppState> for Session {
                 true,
             ),
         };
-        if from_cookie && !matches!(parts.method, Method::GET | Method::HEAD) {
-            // A cookie rides along on cross-site requests; only our own pages may use it to act.
-            let origin = parts
-                .headers
-                .get(header::ORIGIN)
-                .and_then(|v| v.to_str().ok());
-            if origin.is_some_and(|o| o != state.settings.origin()) {
-                return Err(ApiError::forbidden("cross-origin request refused"));
-            }
+        if from_cookie {
+            cookie_use(parts).check(state)?;
         }
         let claims: SessionClaims = state
-            .keys
-            .verify(&token, SESSION_AUDIENCE)
+            .tokens
+            .verify_session(&token)
             .ok_or_else(|| ApiError::unauthenticated("the session token is invalid or expired"))?;
         if state.revocations.is_revoked(&claims.sid) {
             return Err(ApiError::unauthenticated("the session has ended"));
@@ -90,27 +83,89 @@ impl FromRequestParts<AppState> for Organizer {
     }
 }
 
+/// How a request that authenticates by cookie was sent: a cookie rides along on cross-site
+/// requests too, so only our own pages may use it to change anything.
+#[derive(Debug, Clone)]
+struct CookieUse {
+    /// Whether the method changes state (anything but GET, HEAD, OPTIONS).
+    acts: bool,
+    /// The requesting page's origin, from `Origin` or else `Referer`.
+    origin: Option<String>,
+}
+
+fn cookie_use(parts: &Parts) -> CookieUse {
+    let header_str = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let origin = header_str(header::ORIGIN)
+        .filter(|o| *o != "null")
+        .map(str::to_string)
+        .or_else(|| {
+            let referer = url::Url::parse(header_str(header::REFERER)?).ok()?;
+            Some(referer.origin().ascii_serialization())
+        });
+    CookieUse {
+        acts: !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS),
+        origin,
+    }
+}
+
+impl CookieUse {
+    fn check(&self, state: &AppState) -> Result<(), ApiError> {
+        if !self.acts {
+            return Ok(());
+        }
+        match &self.origin {
+            Some(o) if *o == state.settings.origin() => Ok(()),
+            Some(o) => Err(ApiError::forbidden(format!(
+                "cross-origin request refused: {o} may not act with this site's cookie"
+            ))),
+            None => Err(ApiError::forbidden(
+                "a request that changes something with the session cookie must carry an Origin header",
+            )),
+        }
+    }
+}
+
 /// A stream token as presented (`?token=`, Bearer or cookie), not yet checked.
 #[derive(Debug, Clone)]
-pub struct StreamToken(pub String);
+pub struct StreamToken {
+    token: String,
+    /// Set when the token came from the cookie.
+    cookie: Option<CookieUse>,
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for StreamToken {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        query_token(parts)
-            .or_else(|| bearer(parts))
-            .or_else(|| cookie(parts, STREAM_COOKIE))
-            .map(StreamToken)
-            .ok_or_else(|| ApiError::unauthenticated("a stream token is required: call join"))
+        if let Some(token) = query_token(parts).or_else(|| bearer(parts)) {
+            return Ok(StreamToken {
+                token,
+                cookie: None,
+            });
+        }
+        let token = cookie(parts, STREAM_COOKIE)
+            .ok_or_else(|| ApiError::unauthenticated("a stream token is required: call join"))?;
+        Ok(StreamToken {
+            token,
+            cookie: Some(cookie_use(parts)),
+        })
     }
 }
 
 impl StreamToken {
-    /// Checks the token for `event_id`: 401 when invalid, 403 when for another event or revoked.
+    /// The token as presented.
+    pub fn as_str(&self) -> &str {
+        &self.token
+    }
+
+    /// Checks the token for `event_id`: 401 when invalid, 403 when for another event, revoked,
+    /// or sent by cookie from another site.
     pub fn authorize(&self, state: &AppState, event_id: &str) -> Result<StreamClaims, ApiError> {
+        if let Some(c) = &self.cookie {
+            c.check(state)?;
+        }
         let claims: StreamClaims = state
-            .keys
-            .verify(&self.0, STREAM_AUDIENCE)
+            .tokens
+            .verify_stream(&self.token)
             .ok_or_else(|| ApiError::unauthenticated("the stream token is invalid or expired"))?;
         if claims.evt != event_id {
             return Err(ApiError::forbidden("the stream token is for another event"));

@@ -3,6 +3,7 @@
 mod auth;
 mod events;
 pub mod extract;
+mod limits;
 mod poap;
 mod service;
 mod stream;
@@ -16,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
 use crate::auth::revocation::Revocations;
-use crate::auth::tokens::TokenKeys;
+use crate::auth::tokens::Tokens;
 use crate::chain::Chain;
 use crate::config::Settings;
 use crate::error::ApiError;
@@ -34,8 +35,8 @@ pub struct Shared {
     pub settings: Settings,
     /// Database.
     pub db: Db,
-    /// Token keys.
-    pub keys: TokenKeys,
+    /// Session and stream tokens.
+    pub tokens: Tokens,
     /// Revoked sessions.
     pub revocations: Arc<Revocations>,
     /// Chain reads.
@@ -63,7 +64,7 @@ impl Deref for AppState {
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(auth::router())
+        .merge(auth::router(&state.settings))
         .merge(events::router())
         .merge(watch::router())
         .merge(stream::router())

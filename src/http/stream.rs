@@ -46,7 +46,7 @@ async fn serve(
         let text = tokio::fs::read_to_string(&file)
             .await
             .map_err(|_| ApiError::not_found(format!("no playlist {path:?}")))?;
-        let body = playlist::rewrite(&text, &token.0);
+        let body = playlist::rewrite(&text, token.as_str());
         return Ok((
             [
                 (header::CONTENT_TYPE, content_type),

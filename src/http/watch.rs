@@ -72,7 +72,7 @@ async fn join(
     let ttl = Duration::try_from(state.settings.stream_token_ttl).unwrap_or(Duration::minutes(5));
     let exp = (now + ttl).unix_timestamp().min(session.claims.exp);
     let claims = StreamClaims {
-        iss: state.keys.issuer().to_string(),
+        iss: state.tokens.issuer().to_string(),
         aud: STREAM_AUDIENCE.into(),
         sub: session.address.to_string(),
         sid: session.claims.sid.clone(),
@@ -81,7 +81,7 @@ async fn join(
         nbf: now.unix_timestamp(),
         exp,
     };
-    let token = state.keys.sign(&claims);
+    let token = state.tokens.sign_stream(&claims);
     store::attendance::joined(
         &state.db,
         &event.id,

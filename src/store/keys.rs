@@ -1,24 +1,68 @@
-//! Token signing keys, shared by every node through the database.
+//! Token keys of every purpose, shared by every node through the database.
 
 use super::Db;
 
-/// The newest signing key: (kid, PKCS#8 PEM).
-pub async fn newest(db: &Db) -> Result<Option<(String, String)>, sqlx::Error> {
+/// A stored key.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyRow {
+    /// Key id, as JWT headers name it.
+    pub kid: String,
+    /// `session`, `stream` or `nonce`.
+    pub purpose: String,
+    /// Key material (PKCS#8 PEM or hex); never logged.
+    pub secret: String,
+    /// When it was made (Unix ms).
+    pub created_at: i64,
+    /// When it stops verifying (Unix ms); `None` while it is the newest.
+    pub retires_at: Option<i64>,
+}
+
+/// Keys that still verify at `now`, newest first.
+pub async fn current(db: &Db, now: i64) -> Result<Vec<KeyRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT kid, private_pem FROM signing_key ORDER BY created_at DESC, kid DESC LIMIT 1",
+        "SELECT kid, purpose, secret, created_at, retires_at FROM token_key \
+         WHERE retires_at IS NULL OR retires_at > ? ORDER BY created_at DESC, kid DESC",
     )
-    .fetch_optional(db)
+    .bind(now)
+    .fetch_all(db)
     .await
 }
 
-/// Stores a key unless one with its kid exists.
-pub async fn insert(db: &Db, kid: &str, pem: &str, now: i64) -> Result<(), sqlx::Error> {
+/// Stores `key` and retires every other unretired key of its purpose at `retire_at`, in one
+/// transaction, so a purpose always has exactly one newest key once this commits.
+pub async fn replace(db: &Db, key: &KeyRow, retire_at: i64) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
     sqlx::query(
-        "INSERT INTO signing_key (kid, private_pem, created_at) VALUES (?, ?, ?) ON CONFLICT (kid) DO NOTHING",
+        "UPDATE token_key SET retires_at = ? WHERE purpose = ? AND retires_at IS NULL AND kid <> ?",
     )
-    .bind(kid)
-    .bind(pem)
-    .bind(now)
+    .bind(retire_at)
+    .bind(&key.purpose)
+    .bind(&key.kid)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO token_key (kid, purpose, secret, created_at, retires_at) VALUES (?, ?, ?, ?, NULL) \
+         ON CONFLICT (kid) DO NOTHING",
+    )
+    .bind(&key.kid)
+    .bind(&key.purpose)
+    .bind(&key.secret)
+    .bind(key.created_at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Stores `key` as an additional newest key of its purpose (first start).
+pub async fn insert(db: &Db, key: &KeyRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO token_key (kid, purpose, secret, created_at, retires_at) VALUES (?, ?, ?, ?, NULL) \
+         ON CONFLICT (kid) DO NOTHING",
+    )
+    .bind(&key.kid)
+    .bind(&key.purpose)
+    .bind(&key.secret)
+    .bind(key.created_at)
     .execute(db)
     .await?;
     Ok(())

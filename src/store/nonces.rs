@@ -1,31 +1,24 @@
-//! Sign-in nonces: issued, then consumed at most once.
+//! Sign-in nonces already used. Issuing one writes nothing (it is MAC-signed); a login records
+//! it here, and the primary key makes that record the single point where it is consumed.
 
 use super::Db;
 
-/// Stores a freshly issued nonce valid until `expires_at` (Unix ms).
-pub async fn insert(db: &Db, nonce: &str, expires_at: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO nonce (nonce, expires_at) VALUES (?, ?)")
-        .bind(nonce)
-        .bind(expires_at)
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
-/// Consumes `nonce` if it was issued and is unexpired at `now`; true when this call consumed
-/// it. One statement, so of concurrent consumers exactly one wins.
-pub async fn consume(db: &Db, nonce: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM nonce WHERE nonce = ? AND expires_at > ?")
-        .bind(nonce)
-        .bind(now)
-        .execute(db)
-        .await?;
+/// Records `nonce` as used; true when this call is the one that used it. One statement, so of
+/// concurrent logins with the same nonce exactly one gets true.
+pub async fn consume(db: &Db, nonce: &str, expires_at: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO used_nonce (nonce, expires_at) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING",
+    )
+    .bind(nonce)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Drops nonces that expired before `now`.
+/// Forgets used nonces that expired before `now`: they are refused by their expiry anyway.
 pub async fn purge_expired(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM nonce WHERE expires_at <= ?")
+    let done = sqlx::query("DELETE FROM used_nonce WHERE expires_at <= ?")
         .bind(now)
         .execute(db)
         .await?;

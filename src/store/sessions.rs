@@ -1,34 +1,23 @@
-//! Sessions and their revocation.
+//! Sessions ended before their expiry. A login writes nothing here; logout does.
 
 use super::Db;
 
-/// Records a new session.
-pub async fn insert(
+/// Records session `session_id` (valid until `expires_at`) as revoked at `now` (idempotent).
+pub async fn revoke(
     db: &Db,
     session_id: &str,
-    address: &str,
-    created_at: i64,
     expires_at: i64,
+    now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO session (session_id, address, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO revoked_session (session_id, expires_at, revoked_at) VALUES (?, ?, ?) \
+         ON CONFLICT (session_id) DO NOTHING",
     )
     .bind(session_id)
-    .bind(address)
-    .bind(created_at)
     .bind(expires_at)
+    .bind(now)
     .execute(db)
     .await?;
-    Ok(())
-}
-
-/// Marks a session revoked at `now` (idempotent).
-pub async fn revoke(db: &Db, session_id: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE session SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL")
-        .bind(now)
-        .bind(session_id)
-        .execute(db)
-        .await?;
     Ok(())
 }
 
@@ -39,11 +28,19 @@ pub async fn revoked_since(
     now: i64,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT session_id, revoked_at FROM session \
-         WHERE revoked_at IS NOT NULL AND revoked_at >= ? AND expires_at > ?",
+        "SELECT session_id, revoked_at FROM revoked_session WHERE revoked_at >= ? AND expires_at > ?",
     )
     .bind(since)
     .bind(now)
     .fetch_all(db)
     .await
+}
+
+/// Forgets revocations of sessions that expired before `now`: their tokens are refused anyway.
+pub async fn purge_expired(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM revoked_session WHERE expires_at <= ?")
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
 }

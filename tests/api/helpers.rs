@@ -53,6 +53,12 @@ fn free_port() -> u16 {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with settings adjusted by `adjust` (sign-in rate limits are lifted by
+/// default so that tests can sign in many times from 127.0.0.1).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut SettingsArgs)) -> TestApp {
     let anvil = Anvil::spawn(&root().join("anvil"), free_port(), &["--silent"])
         .await
         .expect("anvil starts");
@@ -64,7 +70,7 @@ pub async fn spawn_app() -> TestApp {
         .await
         .expect("deploy");
     let dir = tempfile::tempdir().unwrap();
-    let settings = SettingsArgs {
+    let mut args = SettingsArgs {
         listen: Some(([127, 0, 0, 1], port).into()),
         public_url: Some(url.clone()),
         database_url: Some(format!(
@@ -77,10 +83,11 @@ pub async fn spawn_app() -> TestApp {
         poap_contract: Some(contracts.poap),
         organizers: Some(admin_addr.to_string()),
         media_root: Some(root().join("media")),
+        auth_rate_per_ip: Some(100_000),
         ..Default::default()
-    }
-    .resolve()
-    .unwrap();
+    };
+    adjust(&mut args);
+    let settings = args.resolve().unwrap();
     let state = marquee::app::build(settings).await.expect("app builds");
     tokio::spawn(marquee::app::serve(listener, state));
     TestApp {

@@ -6,4 +6,5 @@ mod contracts;
 mod gates;
 mod helpers;
 mod journey;
+mod siwe_vectors;
 mod stream;

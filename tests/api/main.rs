@@ -8,3 +8,4 @@ mod helpers;
 mod journey;
 mod siwe_vectors;
 mod stream;
+mod wallets;

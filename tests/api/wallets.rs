@@ -18,6 +18,7 @@ use crate::helpers::*;
 
 sol! {
     #[sol(rpc)]
+    #[allow(clippy::too_many_arguments)]
     interface ISafe {
         function setup(address[] owners, uint256 threshold, address to, bytes data,
             address fallbackHandler, address paymentToken, uint256 payment, address paymentReceiver) external;

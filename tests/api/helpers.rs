@@ -28,6 +28,8 @@ pub struct TestApp {
     pub contracts: Deployment,
     /// Signs as the organizer/minter (DEV_KEYS[0]).
     pub admin: DynProvider,
+    /// The app's own SQLite database.
+    pub database_url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -70,13 +72,11 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut SettingsArgs)) -> TestApp {
         .await
         .expect("deploy");
     let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("marquee.db").display());
     let mut args = SettingsArgs {
         listen: Some(([127, 0, 0, 1], port).into()),
         public_url: Some(url.clone()),
-        database_url: Some(format!(
-            "sqlite://{}",
-            dir.path().join("marquee.db").display()
-        )),
+        database_url: Some(database_url.clone()),
         rpc_url: Some(anvil.url.to_string()),
         chain_id: Some(31337),
         minter_key: Some(DEV_KEYS[0].into()),
@@ -97,6 +97,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut SettingsArgs)) -> TestApp {
         anvil,
         contracts,
         admin,
+        database_url,
         _dir: dir,
     }
 }

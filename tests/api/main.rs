@@ -8,4 +8,5 @@ mod helpers;
 mod journey;
 mod siwe_vectors;
 mod stream;
+mod tokens;
 mod wallets;

@@ -6,7 +6,7 @@ TOOLKIT := anvil
 NPM_STAMP := $(TOOLKIT)/node_modules/.package-lock.json
 FORGE := $(abspath $(TOOLKIT)/node_modules/.bin/forge)
 
-.PHONY: help deps run test test-contracts test-rust contracts lint media clean
+.PHONY: help deps run test test-contracts test-rust bench fuzz contracts lint media clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -23,7 +23,13 @@ run: deps ## Run everything on Anvil with a demo event (prints the URL and demo 
 
 test: deps test-contracts test-rust ## Run every test (forge and cargo)
 
-test-contracts: deps ## Forge tests of the contracts (offline, through solc-js)
+test-bench: deps ## Performance figures beside their baselines (release build; section auth)
+	cargo bench --bench marquee
+
+fuzz: ## Property tests of the SIWE parser, token checks and HTTP edge with many cases (MARQUEE_FUZZ_CASES)
+	MARQUEE_FUZZ_CASES=$${MARQUEE_FUZZ_CASES:-100000} cargo test --release --test api fuzz:: -- --nocapture
+
+contracts: deps ## Forge tests of the contracts (offline, through solc-js)
 	cd contracts && $(FORGE) test
 
 test-rust: deps ## Rust unit and integration tests (real Anvil, real app over HTTP)

@@ -63,7 +63,9 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
         _ => None,
     };
     spawn_purge(db.clone());
+    let nonces = store::nonces::Ledger::spawn(db.clone());
     Ok(AppState::new(Shared {
+        nonces,
         gates: GateChecker::new(chain.clone()),
         settings,
         db,

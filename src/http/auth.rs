@@ -69,7 +69,7 @@ async fn login(
             SignatureError::ChainUnavailable => ApiError::chain_unavailable(),
         })?;
     // Consumed last, so that a bad signature does not burn the wallet's nonce.
-    if !store::nonces::consume(&state.db, &verified.nonce, nonce_expires).await? {
+    if !state.nonces.consume(&verified.nonce, nonce_expires).await? {
         return Err(nonce_invalid());
     }
     let ttl = Duration::try_from(state.settings.session_ttl).unwrap_or(Duration::DAY);

@@ -37,6 +37,8 @@ pub struct Shared {
     pub db: Db,
     /// Session and stream tokens.
     pub tokens: Tokens,
+    /// Used sign-in nonces, recorded in batches.
+    pub nonces: crate::store::nonces::Ledger,
     /// Revoked sessions.
     pub revocations: Arc<Revocations>,
     /// Chain reads.

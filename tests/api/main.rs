@@ -3,6 +3,7 @@
 
 mod auth;
 mod contracts;
+mod fuzz;
 mod gates;
 mod helpers;
 mod journey;

@@ -23,17 +23,17 @@ run: deps ## Run everything on Anvil with a demo event (prints the URL and demo 
 
 test: deps test-contracts test-rust ## Run every test (forge and cargo)
 
-test-bench: deps ## Performance figures beside their baselines (release build; section auth)
-	cargo bench --bench marquee
-
-fuzz: ## Property tests of the SIWE parser, token checks and HTTP edge with many cases (MARQUEE_FUZZ_CASES)
-	MARQUEE_FUZZ_CASES=$${MARQUEE_FUZZ_CASES:-100000} cargo test --release --test api fuzz:: -- --nocapture
-
-contracts: deps ## Forge tests of the contracts (offline, through solc-js)
+test-contracts: deps ## Forge tests of the contracts (offline, through solc-js)
 	cd contracts && $(FORGE) test
 
 test-rust: deps ## Rust unit and integration tests (real Anvil, real app over HTTP)
 	cargo test --all-targets
+
+bench: deps ## Performance figures beside their baselines (release build; section auth)
+	cargo bench --bench marquee
+
+fuzz: deps ## Property tests of the SIWE parser, token checks and HTTP edge with many cases (MARQUEE_FUZZ_CASES)
+	MARQUEE_FUZZ_CASES=$${MARQUEE_FUZZ_CASES:-100000} cargo test --release --test api fuzz:: -- --nocapture
 
 contracts: deps ## Rebuild the contracts and refresh the committed artifacts in contracts/out
 	cd contracts && $(FORGE) build

@@ -233,11 +233,9 @@ fn new_key(purpose: Purpose) -> Result<KeyRow, KeyError> {
         Purpose::Stream | Purpose::Nonce => {
             let mut secret = [0u8; 32];
             OsRng.fill_bytes(&mut secret);
-            let mut id = [0u8; 8];
-            OsRng.fill_bytes(&mut id);
             let prefix = if purpose == Purpose::Stream { "s" } else { "n" };
             (
-                format!("{prefix}{}", alloy::hex::encode(id)),
+                format!("{prefix}{}", super::random_id()),
                 alloy::hex::encode(secret),
             )
         }
@@ -305,15 +303,14 @@ fn build(rows: Vec<KeyRow>) -> Result<Ring, KeyError> {
         }
     }
     let missing = |p: &str| KeyError::Corrupt(format!("no current {p} key"));
+    if nonce.is_empty() {
+        return Err(missing("nonce"));
+    }
     Ok(Ring {
         kids,
         session: session.ok_or_else(|| missing("session"))?,
         stream: stream.ok_or_else(|| missing("stream"))?,
-        nonce: if nonce.is_empty() {
-            return Err(missing("nonce"));
-        } else {
-            nonce
-        },
+        nonce,
         verifiers,
         jwks: json!({ "keys": jwks }),
     })

@@ -16,10 +16,8 @@ use crate::chain::{self, Chain, ReadError};
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The last 32 bytes of an EIP-6492-wrapped signature.
-const EIP6492_SUFFIX: [u8; 32] = [
-    0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92,
-    0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92,
-];
+pub const EIP6492_SUFFIX: [u8; 32] =
+    alloy::hex!("6492649264926492649264926492649264926492649264926492649264926492");
 
 /// Why a signature is not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -40,21 +40,15 @@ pub async fn replace(db: &Db, key: &KeyRow, retire_at: i64) -> Result<(), sqlx::
     .bind(&key.kid)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "INSERT INTO token_key (kid, purpose, secret, created_at, retires_at) VALUES (?, ?, ?, ?, NULL) \
-         ON CONFLICT (kid) DO NOTHING",
-    )
-    .bind(&key.kid)
-    .bind(&key.purpose)
-    .bind(&key.secret)
-    .bind(key.created_at)
-    .execute(&mut *tx)
-    .await?;
+    insert(&mut *tx, key).await?;
     tx.commit().await
 }
 
-/// Stores `key` as an additional newest key of its purpose (first start).
-pub async fn insert(db: &Db, key: &KeyRow) -> Result<(), sqlx::Error> {
+/// Stores `key` as an additional newest key of its purpose (first start), unless its kid exists.
+pub async fn insert<'e>(
+    db: impl sqlx::SqliteExecutor<'e>,
+    key: &KeyRow,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO token_key (kid, purpose, secret, created_at, retires_at) VALUES (?, ?, ?, ?, NULL) \
          ON CONFLICT (kid) DO NOTHING",

@@ -9,14 +9,7 @@ use crate::helpers::*;
 async fn a_nonce_signs_in_once() {
     let app = spawn_app().await;
     let w = wallet(1);
-    let msg = siwe_message(
-        &app.domain,
-        &app.url,
-        w.address(),
-        31337,
-        &app.nonce().await,
-        "",
-    );
+    let msg = app.siwe(w.address()).await;
     let sig = sign(&w, &msg).await;
     let r = app.login_with(&msg, &sig).await;
     assert_eq!(r.status(), 200);
@@ -32,16 +25,31 @@ async fn a_nonce_signs_in_once() {
     let again = app.login_with(&msg, &sig).await;
     assert_problem(again, 401, "nonce_invalid").await;
 
-    let unknown = siwe_message(
-        &app.domain,
-        &app.url,
-        w.address(),
-        31337,
-        "NeverIssued123",
-        "",
+    // Never issued: made up, well-formed but signed with another key, or ours but expired
+    // (made with the app's own nonce key, read from its database).
+    let db = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+    let (key,): (String,) = sqlx::query_as("SELECT secret FROM token_key WHERE purpose = 'nonce'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    let key: [u8; 32] = alloy::hex::decode(key).unwrap().try_into().unwrap();
+    let now = marquee::time_util::now_ms();
+    for nonce in [
+        "NeverIssued123".to_string(),
+        marquee::auth::nonce::issue(&[9u8; 32], now + 60_000).text,
+        marquee::auth::nonce::issue(&key, now - 1).text,
+    ] {
+        let msg = siwe_message(&app.domain, &app.url, w.address(), 31337, &nonce, "");
+        let r = app.login_with(&msg, &sign(&w, &msg).await).await;
+        assert_problem(r, 401, "nonce_invalid").await;
+    }
+    // Control: the same path with a current nonce of our key passes.
+    let fresh = marquee::auth::nonce::issue(&key, now + 60_000).text;
+    let msg = siwe_message(&app.domain, &app.url, w.address(), 31337, &fresh, "");
+    assert_eq!(
+        app.login_with(&msg, &sign(&w, &msg).await).await.status(),
+        200
     );
-    let r = app.login_with(&unknown, &sign(&w, &unknown).await).await;
-    assert_problem(r, 401, "nonce_invalid").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -123,14 +131,7 @@ async fn login_refuses_every_broken_rule() {
         assert_problem(r, status, code).await;
     }
     // Signed by another key than the message's address.
-    let msg = siwe_message(
-        &app.domain,
-        &app.url,
-        w.address(),
-        31337,
-        &app.nonce().await,
-        "",
-    );
+    let msg = app.siwe(w.address()).await;
     let r = app.login_with(&msg, &sign(&wallet(2), &msg).await).await;
     assert_problem(r, 401, "signature_invalid").await;
     let r = app.login_with(&msg, "0x1234").await;

@@ -3,7 +3,6 @@
 use std::process::Command;
 
 use alloy::providers::Provider;
-use serde_json::Value;
 
 use crate::helpers::*;
 use marquee::chain::anvil::{DEV_KEYS, tool_path};
@@ -44,8 +43,8 @@ fn committed_artifacts_match_a_fresh_compile() {
 #[tokio::test(flavor = "multi_thread")]
 async fn deploy_prints_the_addresses_of_live_contracts() {
     let app = spawn_app().await;
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_marquee"))
-        .args([
+    let printed = app
+        .run_cli(&[
             "deploy",
             "--pass",
             "--key",
@@ -53,16 +52,7 @@ async fn deploy_prints_the_addresses_of_live_contracts() {
             "--rpc-url",
             app.anvil.url.as_str(),
         ])
-        .env_remove("MARQUEE_MINTER_KEY")
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+        .await;
     for key in ["poap", "pass"] {
         let addr: alloy::primitives::Address = printed[key].as_str().unwrap().parse().unwrap();
         assert_eq!(printed[key], addr.to_string(), "EIP-55");

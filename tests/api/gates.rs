@@ -3,27 +3,13 @@
 use alloy::primitives::U256;
 use marquee::chain::bindings::{DemoBadge, DemoToken, ScreeningPass};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 use crate::helpers::*;
-
-async fn live_event(app: &TestApp, gate: Value) -> String {
-    let now = OffsetDateTime::now_utc();
-    let e = app
-        .create_event(
-            now - time::Duration::minutes(1),
-            now + time::Duration::hours(1),
-            gate,
-            json!({}),
-        )
-        .await;
-    e["id"].as_str().unwrap().to_string()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wallet_without_a_ticket_is_refused_with_reasons() {
     let app = spawn_app().await;
-    let id = live_event(&app, app.pass_gate()).await;
+    let id = app.live_event(app.pass_gate()).await;
     let session = app.login(&stranger()).await;
     let r = app.join(&id, &session).await;
     let p = assert_problem(r, 403, "not_holder").await;
@@ -50,13 +36,13 @@ async fn any_token_gate_names_a_token_the_wallet_still_holds() {
     )
     .await;
 
-    let id = live_event(&app, app.pass_gate()).await;
+    let id = app.live_event(app.pass_gate()).await;
     let session = app.login(&viewer).await;
     let join: Value = app.join(&id, &session).await.json().await.unwrap();
     assert_eq!(join["ticket"]["token_id"], first.to_string(), "{join}");
 
     // Listed ids: only those admit.
-    let listed = live_event(&app, json!({ "any": [{ "type": "erc721", "contract": app.contracts.pass.unwrap().to_string(), "token_ids": [second.to_string()] }] })).await;
+    let listed = app.live_event(json!({ "any": [{ "type": "erc721", "contract": app.contracts.pass.unwrap().to_string(), "token_ids": [second.to_string()] }] })).await;
     let r = app.join(&listed, &session).await;
     assert_problem(r, 403, "not_holder").await;
     let other = app.login(&wallet(2)).await;
@@ -74,7 +60,7 @@ async fn erc1155_and_erc20_conditions_combine_with_all() {
         { "type": "erc1155", "contract": app.contracts.erc1155.unwrap().to_string(), "token_id": "7", "min_balance": "2" },
         { "type": "erc20", "contract": app.contracts.erc20.unwrap().to_string(), "min_balance": "1000000000000000000" }
     ]});
-    let id = live_event(&app, gate).await;
+    let id = app.live_event(gate).await;
     let session = app.login(&viewer).await;
 
     mined(
@@ -112,7 +98,7 @@ async fn join_fails_closed_when_the_chain_is_gone() {
     let app = spawn_app().await;
     let viewer = wallet(1);
     app.mint_pass(viewer.address()).await;
-    let id = live_event(&app, app.pass_gate()).await;
+    let id = app.live_event(app.pass_gate()).await;
     let session = app.login(&viewer).await;
     // Stop the chain (and wait until it is gone): nobody may be let in on a guess.
     app.anvil.stop().await;

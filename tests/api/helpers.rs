@@ -144,6 +144,18 @@ impl TestApp {
             .to_string()
     }
 
+    /// A fresh EIP-4361 message for `address` to sign in to this app, with a nonce it issued.
+    pub async fn siwe(&self, address: Address) -> String {
+        siwe_message(
+            &self.domain,
+            &self.url,
+            address,
+            31337,
+            &self.nonce().await,
+            "",
+        )
+    }
+
     pub async fn login_with(&self, message: &str, signature: &str) -> Response {
         self.post(
             "/api/v1/auth/login",
@@ -155,14 +167,7 @@ impl TestApp {
 
     /// Signs in as `wallet` and returns the session token.
     pub async fn login(&self, wallet: &PrivateKeySigner) -> String {
-        let msg = siwe_message(
-            &self.domain,
-            &self.url,
-            wallet.address(),
-            31337,
-            &self.nonce().await,
-            "",
-        );
+        let msg = self.siwe(wallet.address()).await;
         let r = self.login_with(&msg, &sign(wallet, &msg).await).await;
         assert_eq!(r.status(), 200);
         r.json::<Value>().await.unwrap()["token"]
@@ -223,6 +228,38 @@ impl TestApp {
         let r = self.post("/api/v1/events", Some(&token), body).await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
         r.json().await.unwrap()
+    }
+
+    /// Creates an event behind `gate` that is live now (no POAP settings) and returns its id.
+    pub async fn live_event(&self, gate: Value) -> String {
+        let now = OffsetDateTime::now_utc();
+        let e = self
+            .create_event(
+                now - time::Duration::minutes(1),
+                now + time::Duration::hours(1),
+                gate,
+                json!({}),
+            )
+            .await;
+        e["id"].as_str().unwrap().to_string()
+    }
+
+    /// Runs the `marquee` binary with `args` (no config file), asserts it succeeded, and
+    /// returns what it printed as JSON.
+    pub async fn run_cli(&self, args: &[&str]) -> Value {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_marquee"))
+            .args(args)
+            .env("MARQUEE_CONFIG", "/dev/null")
+            .env_remove("MARQUEE_MINTER_KEY")
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
     }
 
     /// Mints the next ScreeningPass to `to` and returns its id.

@@ -111,16 +111,7 @@ async fn forged_and_misused_tokens_are_refused() {
 
     // A stream token is no session token, and a session token opens no stream.
     app.mint_pass(w.address()).await;
-    let now_t = OffsetDateTime::now_utc();
-    let event = app
-        .create_event(
-            now_t - time::Duration::minutes(1),
-            now_t + time::Duration::hours(1),
-            app.pass_gate(),
-            json!({}),
-        )
-        .await;
-    let id = event["id"].as_str().unwrap();
+    let id = &app.live_event(app.pass_gate()).await;
     let joined: Value = app.join(id, &token).await.json().await.unwrap();
     let stream = joined["stream_token"].as_str().unwrap();
     let sh = jsonwebtoken::decode_header(stream).unwrap();
@@ -159,18 +150,9 @@ async fn rotated_keys_keep_verifying_what_they_signed() {
     let before = app.login(&wallet(1)).await;
     let old_kid = kid_of(&before);
 
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_marquee"))
-        .args(["keys", "rotate", "--database-url", &app.database_url])
-        .env("MARQUEE_CONFIG", "/dev/null")
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let kids: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kids = app
+        .run_cli(&["keys", "rotate", "--database-url", &app.database_url])
+        .await;
     let new_kid = kids["session"].as_str().unwrap().to_string();
     assert_ne!(new_kid, old_kid);
     assert!(
@@ -178,7 +160,7 @@ async fn rotated_keys_keep_verifying_what_they_signed() {
         "{kids}"
     );
     assert!(
-        !String::from_utf8_lossy(&out.stdout).contains("PRIVATE"),
+        !kids.to_string().contains("PRIVATE"),
         "no key material printed"
     );
 
@@ -214,14 +196,7 @@ async fn rotated_keys_keep_verifying_what_they_signed() {
 async fn cookies_are_http_only_lax_and_act_only_from_our_origin() {
     let app = spawn_app().await;
     let w = wallet(1);
-    let msg = siwe_message(
-        &app.domain,
-        &app.url,
-        w.address(),
-        31337,
-        &app.nonce().await,
-        "",
-    );
+    let msg = app.siwe(w.address()).await;
     let r = app.login_with(&msg, &sign(&w, &msg).await).await;
     let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(
@@ -291,14 +266,7 @@ async fn cookies_are_http_only_lax_and_act_only_from_our_origin() {
 async fn twenty_concurrent_logins_with_one_nonce_make_one_session() {
     let app = spawn_app().await;
     let w = wallet(1);
-    let msg = siwe_message(
-        &app.domain,
-        &app.url,
-        w.address(),
-        31337,
-        &app.nonce().await,
-        "",
-    );
+    let msg = app.siwe(w.address()).await;
     let sig = sign(&w, &msg).await;
     let tries = (0..20).map(|_| app.login_with(&msg, &sig));
     let answers = futures_util::future::join_all(tries).await;

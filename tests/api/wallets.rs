@@ -11,8 +11,9 @@ use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol;
 use alloy::sol_types::{SolCall, SolStruct, SolValue, eip712_domain};
-use serde_json::{Value, json};
-use time::OffsetDateTime;
+use serde_json::Value;
+
+use marquee::auth::signature::EIP6492_SUFFIX;
 
 use crate::helpers::*;
 
@@ -33,12 +34,6 @@ sol! {
 
     struct SafeMessage { bytes message; }
 }
-
-/// EIP-6492's marker at the end of a wrapped signature.
-const MAGIC: [u8; 32] = [
-    0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92,
-    0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92,
-];
 
 /// Safe's singleton, proxy factory and fallback handler, deployed from the npm artifacts.
 struct SafeKit {
@@ -153,14 +148,7 @@ async fn login_as(
     account: Address,
     sign: impl Fn(B256) -> Vec<u8>,
 ) -> reqwest::Response {
-    let msg = siwe_message(
-        &app.domain,
-        &app.url,
-        account,
-        31337,
-        &app.nonce().await,
-        "",
-    );
+    let msg = app.siwe(account).await;
     let sig = sign(eip191_hash_message(&msg));
     app.login_with(&msg, &format!("0x{}", alloy::hex::encode(sig)))
         .await
@@ -189,22 +177,14 @@ async fn a_deployed_safe_signs_in_by_eip1271_and_watches_with_its_ticket() {
     .await;
     assert_problem(r, 401, "signature_invalid").await;
     // The owner's plain personal_sign is the owner's, not the Safe's.
-    let msg = siwe_message(&app.domain, &app.url, safe, 31337, &app.nonce().await, "");
+    let msg = app.siwe(safe).await;
     let r = app.login_with(&msg, &sign(&owner, &msg).await).await;
     assert_problem(r, 401, "signature_invalid").await;
 
     // The Safe holds the ticket, so the Safe's session is let in.
     let token_id = app.mint_pass(safe).await;
-    let now = OffsetDateTime::now_utc();
-    let event = app
-        .create_event(
-            now - time::Duration::minutes(1),
-            now + time::Duration::hours(1),
-            app.pass_gate(),
-            json!({}),
-        )
-        .await;
-    let r = app.join(event["id"].as_str().unwrap(), &session).await;
+    let event = app.live_event(app.pass_gate()).await;
+    let r = app.join(&event, &session).await;
     assert_eq!(r.status(), 200);
     let joined: Value = r.json().await.unwrap();
     assert_eq!(joined["ticket"]["token_id"], token_id.to_string());
@@ -219,7 +199,7 @@ async fn a_safe_not_yet_deployed_signs_in_by_eip6492() {
     let wrap = |inner: Vec<u8>| {
         let call = kit.create_call(owner.address(), 42).abi_encode();
         let mut sig = (kit.factory, Bytes::from(call), Bytes::from(inner)).abi_encode_params();
-        sig.extend_from_slice(&MAGIC);
+        sig.extend_from_slice(&EIP6492_SUFFIX);
         sig
     };
 
@@ -238,7 +218,7 @@ async fn a_safe_not_yet_deployed_signs_in_by_eip6492() {
     // Garbage before the marker is refused, not a server error.
     let r = login_as(&app, safe, |_| {
         let mut s = vec![1, 2, 3];
-        s.extend_from_slice(&MAGIC);
+        s.extend_from_slice(&EIP6492_SUFFIX);
         s
     })
     .await;

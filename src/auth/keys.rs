@@ -88,7 +88,8 @@ pub(crate) struct Verifier {
 /// One consistent set of keys.
 pub(crate) struct Ring {
     kids: Vec<String>,
-    pub(crate) session: (String, EncodingKey),
+    /// The signing key is kept expanded: rebuilding it per token costs a scalar multiplication.
+    pub(crate) session: (String, SigningKey),
     pub(crate) stream: (String, EncodingKey),
     /// Nonce keys, newest first.
     pub(crate) nonce: Vec<[u8; 32]>,
@@ -272,9 +273,7 @@ fn build(rows: Vec<KeyRow>) -> Result<Ring, KeyError> {
                                   "alg": "EdDSA", "use": "sig" }),
                 );
                 if row.retires_at.is_none() && session.is_none() {
-                    let encoding =
-                        EncodingKey::from_ed_pem(row.secret.as_bytes()).map_err(|_| corrupt())?;
-                    session = Some((row.kid.clone(), encoding));
+                    session = Some((row.kid.clone(), key));
                 }
                 verifiers.insert(
                     row.kid,

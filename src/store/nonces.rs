@@ -10,6 +10,9 @@ use std::collections::HashSet;
 
 use tokio::sync::{mpsc, oneshot};
 
+use rand_core::RngCore;
+use sqlx::SqliteConnection;
+
 use super::Db;
 
 /// Most nonces written by one statement (SQLite allows 32766 bound values).
@@ -29,16 +32,28 @@ impl Ledger {
         let (tx, mut rx) = mpsc::channel::<Request>(4 * BATCH);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
+            // One connection kept for the ledger: its page cache stays valid between batches,
+            // where connections taken in turn from the pool would each re-read what the last
+            // batch changed.
+            let mut conn: Option<sqlx::pool::PoolConnection<sqlx::Sqlite>> = None;
             while rx.recv_many(&mut batch, BATCH).await > 0 {
                 let items: Vec<(&str, i64)> =
                     batch.iter().map(|(n, e, _)| (n.as_str(), *e)).collect();
-                match consume_all(&db, &items).await {
+                let outcome = match &mut conn {
+                    Some(c) => consume_all(c, &items).await,
+                    None => match db.acquire().await {
+                        Ok(c) => consume_all(conn.insert(c), &items).await,
+                        Err(e) => Err(e),
+                    },
+                };
+                match outcome {
                     Ok(won) => {
                         for ((_, _, reply), won) in batch.drain(..).zip(won) {
                             let _ = reply.send(Ok(won));
                         }
                     }
                     Err(e) => {
+                        conn = None;
                         for (_, _, reply) in batch.drain(..) {
                             let _ = reply.send(Err(clone_error(&e)));
                         }
@@ -61,20 +76,53 @@ impl Ledger {
     }
 }
 
-/// Records every nonce of `items` in one statement; for each item, whether it was the one that
-/// used its nonce (the first of duplicates within the batch wins, nothing already stored does).
-pub async fn consume_all(db: &Db, items: &[(&str, i64)]) -> Result<Vec<bool>, sqlx::Error> {
-    let mut sql = String::from("INSERT INTO used_nonce (nonce, expires_at) VALUES ");
-    for i in 0..items.len() {
-        sql.push_str(if i == 0 { "(?, ?)" } else { ", (?, ?)" });
+/// Records every nonce of `items`; for each item, whether it was the one that used its nonce
+/// (the first of duplicates within the batch wins, nothing already stored does).
+///
+/// The usual batch holds no nonce used before: one statement writes it and answers with a
+/// count, not a row per nonce. Only when the count falls short (a replay) is a second statement
+/// needed, to find which rows carry this batch's random tag.
+pub async fn consume_all(
+    conn: &mut SqliteConnection,
+    items: &[(&str, i64)],
+) -> Result<Vec<bool>, sqlx::Error> {
+    let mut seen = HashSet::with_capacity(items.len());
+    let first: Vec<bool> = items.iter().map(|(n, _)| seen.insert(*n)).collect();
+    let unique: Vec<(&str, i64)> = items
+        .iter()
+        .zip(&first)
+        .filter_map(|(item, first)| first.then_some(*item))
+        .collect();
+    let batch = i64::from_ne_bytes(rand_core::OsRng.next_u64().to_ne_bytes());
+    let mut sql = String::from("INSERT INTO used_nonce (nonce, expires_at, batch) VALUES ");
+    for i in 0..unique.len() {
+        sql.push_str(if i == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" });
     }
-    sql.push_str(" ON CONFLICT (nonce) DO NOTHING RETURNING nonce");
-    let mut q = sqlx::query_scalar::<_, String>(&sql);
-    for (nonce, expires_at) in items {
-        q = q.bind(*nonce).bind(*expires_at);
+    sql.push_str(" ON CONFLICT (nonce) DO NOTHING");
+    let mut q = sqlx::query(&sql);
+    for (nonce, expires_at) in &unique {
+        q = q.bind(*nonce).bind(*expires_at).bind(batch);
     }
-    let mut inserted: HashSet<String> = q.fetch_all(db).await?.into_iter().collect();
-    Ok(items.iter().map(|(n, _)| inserted.remove(*n)).collect())
+    let written = q.execute(&mut *conn).await?.rows_affected();
+    let ours: HashSet<String> = if written == unique.len() as u64 {
+        unique.iter().map(|(n, _)| (*n).to_string()).collect()
+    } else {
+        let mut sql = String::from("SELECT nonce FROM used_nonce WHERE batch = ? AND nonce IN (");
+        for i in 0..unique.len() {
+            sql.push_str(if i == 0 { "?" } else { ", ?" });
+        }
+        sql.push(')');
+        let mut q = sqlx::query_scalar(&sql).bind(batch);
+        for (nonce, _) in &unique {
+            q = q.bind(*nonce);
+        }
+        q.fetch_all(&mut *conn).await?.into_iter().collect()
+    };
+    Ok(items
+        .iter()
+        .zip(first)
+        .map(|((n, _), first)| first && ours.contains(*n))
+        .collect())
 }
 
 fn clone_error(e: &sqlx::Error) -> sqlx::Error {

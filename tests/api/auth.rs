@@ -52,6 +52,32 @@ async fn a_nonce_signs_in_once() {
     );
 }
 
+/// One batch of the used-nonce ledger mixing new nonces, a replay of a stored one and a
+/// duplicate within the batch: only the first sight of each new nonce wins.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_of_used_nonces_tells_replays_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("n.db").display());
+    let db = marquee::store::connect(&url).await.unwrap();
+    let mut conn = db.acquire().await.unwrap();
+    let consume = marquee::store::nonces::consume_all;
+    assert_eq!(consume(&mut conn, &[("old", 9)]).await.unwrap(), [true]);
+    let batch = [("a", 9), ("old", 9), ("a", 9), ("b", 9)];
+    assert_eq!(
+        consume(&mut conn, &batch).await.unwrap(),
+        [true, false, false, true]
+    );
+    // All new: answered from the count alone.
+    assert_eq!(
+        consume(&mut conn, &[("c", 9), ("d", 9)]).await.unwrap(),
+        [true, true]
+    );
+    assert_eq!(
+        consume(&mut conn, &[("c", 9), ("d", 9)]).await.unwrap(),
+        [false, false]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn login_refuses_every_broken_rule() {
     let app = spawn_app().await;

@@ -4,6 +4,7 @@ use std::path::{Component, Path};
 
 use alloy::primitives::Address;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::gate::Gate;
@@ -100,6 +101,29 @@ impl Default for PoapSpec {
             image_url: None,
             max_supply: None,
             soulbound: false,
+        }
+    }
+}
+
+/// Applies a JSON merge patch (RFC 7396) to `target`: objects merge member by member, `null`
+/// removes a member, anything else replaces. Eight lines, so written here rather than
+/// pulling in a crate for it.
+pub fn merge_patch(target: &mut Value, patch: Value) {
+    let Value::Object(members) = patch else {
+        *target = patch;
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(serde_json::Map::new());
+    }
+    let Value::Object(fields) = target else {
+        return;
+    };
+    for (name, value) in members {
+        if value.is_null() {
+            fields.remove(&name);
+        } else {
+            merge_patch(fields.entry(name).or_insert(Value::Null), value);
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Events: organizers create them; anyone lists and reads them.
+//! Events: organizers create, update and delete their own; anyone lists and reads them.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::extract::{AppJson, Organizer};
+use super::extract::{AppJson, Organizer, Session};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Capabilities, Event, EventSpec};
 use crate::store;
@@ -19,7 +19,17 @@ const LIST_LIMIT: i64 = 500;
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/events", post(create).get(list))
-        .route("/api/v1/events/{id}", get(read))
+        .route(
+            "/api/v1/events/{id}",
+            get(read).patch(update).delete(remove),
+        )
+}
+
+fn capabilities(state: &AppState) -> Capabilities<'_> {
+    Capabilities {
+        media_root: &state.settings.media_root,
+        can_mint: state.minter.is_some(),
+    }
 }
 
 async fn create(
@@ -27,11 +37,9 @@ async fn create(
     Organizer(session): Organizer,
     AppJson(spec): AppJson<EventSpec>,
 ) -> ApiResult<(StatusCode, Json<Event>)> {
-    let caps = Capabilities {
-        media_root: &state.settings.media_root,
-        can_mint: state.minter.is_some(),
-    };
-    let spec = spec.normalize(caps).map_err(ApiError::invalid_request)?;
+    let spec = spec
+        .normalize(capabilities(&state))
+        .map_err(ApiError::invalid_request)?;
     let event = Event {
         id: crate::auth::random_id(),
         organizer: session.address,
@@ -39,6 +47,56 @@ async fn create(
     };
     store::events::insert(&state.db, &event, now_ms()).await?;
     Ok((StatusCode::CREATED, Json(event)))
+}
+
+/// A JSON merge patch (RFC 7396) of the event's fields, validated whole like a new event.
+async fn update(
+    State(state): State<AppState>,
+    Organizer(session): Organizer,
+    Path(id): Path<String>,
+    AppJson(patch): AppJson<Value>,
+) -> ApiResult<Json<Event>> {
+    let event = owned(&state, &id, &session).await?;
+    if !patch.is_object() {
+        return Err(ApiError::invalid_request(
+            "body: a JSON object of the fields to change",
+        ));
+    }
+    let mut body = serde_json::to_value(&event.spec).map_err(|_| ApiError::internal())?;
+    crate::model::merge_patch(&mut body, patch);
+    let spec: EventSpec = serde_path_to_error::deserialize(body)
+        .map_err(|e| ApiError::invalid_request(format!("{}: {}", e.path(), e.inner())))?;
+    let spec = spec
+        .normalize(capabilities(&state))
+        .map_err(ApiError::invalid_request)?;
+    let updated = Event {
+        spec,
+        ..event.clone()
+    };
+    // Compare-and-swap on the stored body, so that two concurrent patches cannot both win.
+    if !store::events::replace(&state.db, &event, &updated).await? {
+        return Err(ApiError::conflict(
+            "the event changed meanwhile; read it again and retry",
+        ));
+    }
+    Ok(Json(updated))
+}
+
+/// Deletes an event with its attendance, unless attendance tokens were claimed: their
+/// metadata is served from the event, so such an event stays.
+async fn remove(
+    State(state): State<AppState>,
+    Organizer(session): Organizer,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    owned(&state, &id, &session).await?;
+    match store::events::delete_unclaimed(&state.db, &id).await? {
+        store::events::Deleted::Yes => Ok(StatusCode::NO_CONTENT),
+        store::events::Deleted::Gone => Err(not_found(&id)),
+        store::events::Deleted::Claimed(n) => Err(ApiError::conflict(format!(
+            "{n} attendance token(s) were claimed for this event; it stays so that their metadata does"
+        ))),
+    }
 }
 
 async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
@@ -54,5 +112,21 @@ async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResul
 pub(super) async fn load(state: &AppState, id: &str) -> ApiResult<Event> {
     store::events::get(&state.db, id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no event {id:?}")))
+        .ok_or_else(|| not_found(id))
+}
+
+/// The event `id` if `session` owns it: 404 when there is none, 403 when another owns it.
+async fn owned(state: &AppState, id: &str, session: &Session) -> ApiResult<Event> {
+    let event = load(state, id).await?;
+    if event.organizer != session.address {
+        return Err(ApiError::forbidden(format!(
+            "event {id:?} belongs to {}, not to {}",
+            event.organizer, session.address
+        )));
+    }
+    Ok(event)
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("no event {id:?}"))
 }

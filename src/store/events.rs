@@ -22,6 +22,58 @@ pub async fn insert(db: &Db, event: &Event, now: i64) -> Result<(), sqlx::Error>
     Ok(())
 }
 
+/// Replaces `old` by `new` if the stored event is still `old`; false when it changed meanwhile.
+pub async fn replace(db: &Db, old: &Event, new: &Event) -> Result<bool, sqlx::Error> {
+    let encode =
+        |e: &Event| serde_json::to_string(&e.spec).map_err(|e| sqlx::Error::Encode(e.into()));
+    let done = sqlx::query(
+        "UPDATE event SET starts_at = ?, ends_at = ?, body = ? WHERE event_id = ? AND body = ?",
+    )
+    .bind(to_ms(new.spec.starts_at))
+    .bind(to_ms(new.spec.ends_at))
+    .bind(encode(new)?)
+    .bind(&old.id)
+    .bind(encode(old)?)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What [`delete_unclaimed`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// The event and its attendance are gone.
+    Yes,
+    /// There was no such event.
+    Gone,
+    /// Kept: this many attendance tokens were claimed.
+    Claimed(i64),
+}
+
+/// Deletes event `id` and its attendance, unless any attendance token was claimed for it (one
+/// statement, so that a claim arriving meanwhile is never deleted with it).
+pub async fn delete_unclaimed(db: &Db, id: &str) -> Result<Deleted, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM event WHERE event_id = ? AND NOT EXISTS (SELECT 1 FROM claim WHERE event_id = ?)",
+    )
+    .bind(id)
+    .bind(id)
+    .execute(db)
+    .await?;
+    if done.rows_affected() == 1 {
+        return Ok(Deleted::Yes);
+    }
+    let claimed: i64 = sqlx::query_scalar("SELECT count(*) FROM claim WHERE event_id = ?")
+        .bind(id)
+        .fetch_one(db)
+        .await?;
+    Ok(if claimed > 0 {
+        Deleted::Claimed(claimed)
+    } else {
+        Deleted::Gone
+    })
+}
+
 /// One event.
 pub async fn get(db: &Db, id: &str) -> Result<Option<Event>, sqlx::Error> {
     let row: Option<(String, String, String)> =

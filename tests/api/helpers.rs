@@ -177,7 +177,22 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> Response {
-        let mut req = self.http.post(format!("{}{path}", self.url)).json(&body);
+        self.send(reqwest::Method::POST, path, bearer, Some(body))
+            .await
+    }
+
+    /// Any request, with a JSON body if given.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
         if let Some(t) = bearer {
             req = req.bearer_auth(t);
         }

@@ -207,6 +207,19 @@ async fn concurrent_claims_in_record_mode_make_one_claim() {
         .await
         .unwrap();
     assert_eq!(c["status"], "recorded");
+
+    // A claimed event stays: its collectibles' metadata comes from it.
+    let owner = app.login(&wallet(0)).await;
+    let path = format!("/api/v1/events/{id}");
+    let r = app
+        .send(reqwest::Method::DELETE, &path, Some(&owner), None)
+        .await;
+    let p = assert_problem(r, 409, "conflict").await;
+    assert!(
+        p["detail"].as_str().unwrap().starts_with("1 attendance"),
+        "{p}"
+    );
+    assert_eq!(app.get(&path, None).await.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -66,7 +66,7 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
     let nonces = store::nonces::Ledger::spawn(db.clone());
     Ok(AppState::new(Shared {
         nonces,
-        gates: GateChecker::new(chain.clone()),
+        gates: GateChecker::new(chain.clone(), settings.multicall3),
         settings,
         db,
         tokens,

@@ -64,6 +64,7 @@ async fn run_with(args: &DevArgs, anvil: &Anvil) -> Result<(), String> {
         chain_id: Some(31337),
         minter_key: Some(DEV_KEYS[0].into()),
         poap_contract: Some(deployment.poap),
+        multicall3: Some(deployment.multicall3),
         organizers: Some(admin.to_string()),
         ..Default::default()
     }

@@ -26,6 +26,12 @@ sol!(
 );
 
 sol!(
+    #[sol(rpc)]
+    Multicall3,
+    "contracts/out/Multicall3.json"
+);
+
+sol!(
     SignatureValidator6492,
     "contracts/out/SignatureValidator6492.json"
 );

@@ -7,7 +7,8 @@ use alloy::signers::local::PrivateKeySigner;
 use serde::Serialize;
 use url::Url;
 
-use super::bindings::{AttendancePOAP, DemoBadge, DemoToken, ScreeningPass};
+use super::bindings::{AttendancePOAP, DemoBadge, DemoToken, Multicall3, ScreeningPass};
+use crate::config::CANONICAL_MULTICALL3;
 
 /// Addresses of the deployed contracts, printed as JSON by `marquee deploy`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -15,6 +16,9 @@ pub struct Deployment {
     /// AttendancePOAP.
     #[serde(serialize_with = "crate::model::eip55")]
     pub poap: Address,
+    /// Multicall3: the canonical deployment where the chain has it, else Marquee's own.
+    #[serde(serialize_with = "crate::model::eip55")]
+    pub multicall3: Address,
     /// ScreeningPass (demo ticket collection), when asked for.
     #[serde(
         skip_serializing_if = "Option::is_none",
@@ -61,7 +65,8 @@ pub fn signing_provider(rpc_url: &Url, key: &str) -> Result<(DynProvider, Addres
 }
 
 /// Deploys AttendancePOAP (tokenURI base `poap_base_uri`) administered and minted by the key's
-/// account, and with `demo` the demo ticket collections too.
+/// account, Multicall3 unless the chain has the canonical one, and with `demo` the demo ticket
+/// collections too.
 pub async fn deploy(
     provider: &DynProvider,
     admin: Address,
@@ -72,8 +77,13 @@ pub async fn deploy(
     let poap = AttendancePOAP::deploy(provider, poap_base_uri.to_string(), admin)
         .await
         .map_err(err)?;
+    let multicall3 = match provider.get_code_at(CANONICAL_MULTICALL3).await {
+        Ok(code) if !code.is_empty() => CANONICAL_MULTICALL3,
+        _ => *Multicall3::deploy(provider).await.map_err(err)?.address(),
+    };
     let mut out = Deployment {
         poap: *poap.address(),
+        multicall3,
         pass: None,
         erc20: None,
         erc1155: None,
@@ -106,7 +116,7 @@ pub async fn deploy(
 
 /// Whether every contract of `d` has code on the chain (a restarted dev chain may have lost them).
 pub async fn is_live(provider: &DynProvider, d: &Deployment) -> bool {
-    for addr in [Some(d.poap), d.pass, d.erc20, d.erc1155]
+    for addr in [Some(d.poap), Some(d.multicall3), d.pass, d.erc20, d.erc1155]
         .into_iter()
         .flatten()
     {

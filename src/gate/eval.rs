@@ -1,20 +1,15 @@
 //! Evaluation of a gate for one wallet against the chain, with the ticket that admitted it.
 
-use std::future::Future;
-use std::pin::Pin;
-
-use alloy::primitives::{Address, FixedBytes, U256};
+use alloy::primitives::{Address, Bytes, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
-use alloy::sol_types::SolEvent;
+use alloy::sol_types::{SolCall, SolEvent};
 use serde::Serialize;
 
 use super::rules::{Condition, Dec, Gate, Rule};
-use crate::chain::bindings::{IERC20, IERC721, IERC1155};
+use crate::chain::bindings::{IERC20, IERC721, IERC1155, Multicall3};
 use crate::chain::{Chain, ReadError, read};
 
-/// ERC-165 interface id of ERC721Enumerable.
-const ERC721_ENUMERABLE: FixedBytes<4> = FixedBytes([0x78, 0x0e, 0x9d, 0x63]);
 /// How many past incoming transfers are checked to name a held token of a non-enumerable collection.
 const MAX_LOG_CANDIDATES: usize = 64;
 
@@ -41,177 +36,295 @@ pub enum Verdict {
     Refused(Vec<String>),
 }
 
-type Eval<'a> = Pin<Box<dyn Future<Output = Result<Verdict, ReadError>> + Send + 'a>>;
-
 /// Checks gates against the chain.
 #[derive(Clone, Debug)]
 pub struct GateChecker {
     chain: Chain,
+    multicall: Address,
+}
+
+/// What one condition's reads said.
+#[derive(Debug, Clone)]
+enum Outcome {
+    Done(Verdict),
+    /// Holds `balance` tokens of a collection that cannot list them: the id comes from logs.
+    FindTokenId {
+        contract: Address,
+        balance: U256,
+    },
 }
 
 impl GateChecker {
-    /// A checker reading through `chain`.
-    pub fn new(chain: Chain) -> Self {
-        Self { chain }
+    /// A checker reading through `chain`, all of a gate's reads in one call to `multicall`.
+    pub fn new(chain: Chain, multicall: Address) -> Self {
+        Self { chain, multicall }
     }
 
     /// Whether `holder` satisfies `gate` now; `Err` when the chain could not answer.
+    ///
+    /// Every condition's reads go into one `aggregate3` call, so a gate costs one round trip
+    /// whatever its size. Only an ERC-721 collection that is not enumerable needs a second, for
+    /// the logs that name the token the holder has.
     pub async fn check(&self, gate: &Gate, holder: Address) -> Result<Verdict, ReadError> {
-        self.group(gate, holder).await
+        let mut conditions = Vec::new();
+        gate.conditions(&mut conditions);
+        let mut calls = Vec::new();
+        let mut spans = Vec::with_capacity(conditions.len());
+        for c in &conditions {
+            let before = calls.len();
+            plan(c, holder, &mut calls);
+            spans.push(before..calls.len());
+        }
+        let results = self.aggregate(calls).await?;
+        let mut verdicts = Vec::with_capacity(conditions.len());
+        for (c, span) in conditions.iter().zip(spans) {
+            verdicts.push(match judge(c, holder, &results[span]) {
+                Outcome::Done(v) => v,
+                Outcome::FindTokenId { contract, balance } => {
+                    match self.held_token_id(contract, holder).await? {
+                        Some(id) => admitted("erc721", contract, Some(Dec(id))),
+                        None => refused(format!(
+                            "holds {balance} of {contract} (ERC-721) but no held token id could be found"
+                        )),
+                    }
+                }
+            });
+        }
+        Ok(combine(gate, &mut verdicts.into_iter()))
     }
 
-    fn group<'a>(&'a self, gate: &'a Gate, holder: Address) -> Eval<'a> {
-        Box::pin(async move {
-            let (rules, need_all) = match gate {
-                Gate::Any(r) => (r, false),
-                Gate::All(r) => (r, true),
-            };
-            let mut reasons = Vec::new();
-            let mut first_ticket = None;
-            for rule in rules {
-                let verdict = match rule {
-                    Rule::Group(g) => self.group(g, holder).await?,
-                    Rule::Condition(c) => self.condition(c, holder).await?,
-                };
-                match verdict {
-                    Verdict::Admitted(t) if !need_all => return Ok(Verdict::Admitted(t)),
-                    Verdict::Admitted(t) => {
-                        first_ticket.get_or_insert(t);
-                    }
-                    Verdict::Refused(r) if need_all => return Ok(Verdict::Refused(r)),
-                    Verdict::Refused(r) => reasons.extend(r),
-                }
-            }
-            Ok(match first_ticket {
-                Some(t) if need_all => Verdict::Admitted(t),
-                _ => Verdict::Refused(reasons),
+    /// One `eth_call` of Multicall3's `aggregate3`, every call allowed to fail on its own.
+    async fn aggregate(&self, calls: Vec<(Address, Bytes)>) -> Result<Vec<Answer>, ReadError> {
+        let mc = Multicall3::new(self.multicall, &self.chain.provider);
+        let calls = calls
+            .into_iter()
+            .map(|(target, data)| Multicall3::Call3 {
+                target,
+                allowFailure: true,
+                callData: data,
             })
-        })
-    }
-
-    async fn condition(&self, c: &Condition, holder: Address) -> Result<Verdict, ReadError> {
-        let p = &self.chain.provider;
-        match c {
-            Condition::Erc721 {
-                contract,
-                token_ids: Some(ids),
-            } => {
-                let nft = IERC721::new(*contract, p);
-                for id in ids {
-                    match read(nft.ownerOf(id.0).call()).await {
-                        Ok(owner) if owner == holder => {
-                            return Ok(admitted("erc721", *contract, Some(*id)));
-                        }
-                        Ok(_) | Err(ReadError::Reverted) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                let list: Vec<String> = ids.iter().map(Dec::to_string).collect();
-                Ok(refused(format!(
-                    "holds none of tokens [{}] of {contract} (ERC-721); needs 1",
-                    list.join(", ")
-                )))
+            .collect::<Vec<_>>();
+        let n = calls.len();
+        match read(mc.aggregate3(calls).call()).await {
+            Ok(results) if results.len() == n => Ok(results
+                .into_iter()
+                .map(|r| r.success.then_some(r.returnData))
+                .collect()),
+            // No Multicall3 at the configured address: a deployment fault, and nobody is let
+            // in on a guess.
+            Ok(_) | Err(ReadError::Reverted) => {
+                tracing::error!(multicall3 = %self.multicall, "Multicall3 does not answer there");
+                Err(ReadError::Unavailable)
             }
-            Condition::Erc721 {
-                contract,
-                token_ids: None,
-            } => {
-                let nft = IERC721::new(*contract, p);
-                let balance = or_zero(read(nft.balanceOf(holder).call()).await)?;
-                if balance.is_zero() {
-                    return Ok(refused(format!("holds 0 of {contract} (ERC-721); needs 1")));
-                }
-                match self.held_token_id(*contract, holder).await? {
-                    Some(id) => Ok(admitted("erc721", *contract, Some(Dec(id)))),
-                    None => Ok(refused(format!(
-                        "holds {balance} of {contract} (ERC-721) but no held token id could be found"
-                    ))),
-                }
-            }
-            Condition::Erc1155 {
-                contract,
-                token_id,
-                min_balance,
-            } => {
-                let t = IERC1155::new(*contract, p);
-                let balance = or_zero(read(t.balanceOf(holder, token_id.0).call()).await)?;
-                Ok(if balance >= min_balance.0 {
-                    admitted("erc1155", *contract, Some(*token_id))
-                } else {
-                    refused(format!(
-                        "holds {balance} of token {token_id} of {contract} (ERC-1155); needs {min_balance}"
-                    ))
-                })
-            }
-            Condition::Erc20 {
-                contract,
-                min_balance,
-            } => {
-                let t = IERC20::new(*contract, p);
-                let balance = or_zero(read(t.balanceOf(holder).call()).await)?;
-                Ok(if balance >= min_balance.0 {
-                    admitted("erc20", *contract, None)
-                } else {
-                    refused(format!(
-                        "holds {balance} of {contract} (ERC-20); needs {min_balance}"
-                    ))
-                })
-            }
+            Err(e) => Err(e),
         }
     }
 
-    /// A token id of `contract` that `holder` owns now: by index when the collection is
-    /// enumerable, else from the `Transfer` logs that sent tokens to the holder, newest first.
+    /// A token id of `contract` that `holder` owns now, from the `Transfer` logs that sent
+    /// tokens to the holder, newest first, each candidate's owner read in one call.
     async fn held_token_id(
         &self,
         contract: Address,
         holder: Address,
     ) -> Result<Option<U256>, ReadError> {
-        let p = &self.chain.provider;
-        let nft = IERC721::new(contract, p);
-        if read(nft.supportsInterface(ERC721_ENUMERABLE).call()).await == Ok(true) {
-            match read(nft.tokenOfOwnerByIndex(holder, U256::ZERO).call()).await {
-                Ok(id) => return Ok(Some(id)),
-                Err(ReadError::Unavailable) => return Err(ReadError::Unavailable),
-                Err(ReadError::Reverted) => {}
-            }
-        }
         let filter = Filter::new()
             .address(contract)
             .event_signature(IERC721::Transfer::SIGNATURE_HASH)
             .topic2(holder.into_word())
             .from_block(0);
+        let p = &self.chain.provider;
         let logs = tokio::time::timeout(std::time::Duration::from_secs(10), p.get_logs(&filter))
             .await
             .map_err(|_| ReadError::Unavailable)?
             .map_err(|_| ReadError::Unavailable)?;
-        let mut seen = Vec::new();
+        let mut candidates = Vec::new();
         for log in logs.iter().rev() {
             let Some(id) = log.topics().get(3).map(|t| U256::from_be_bytes(t.0)) else {
                 continue;
             };
-            if seen.contains(&id) {
-                continue;
+            if !candidates.contains(&id) {
+                candidates.push(id);
             }
-            seen.push(id);
-            if seen.len() > MAX_LOG_CANDIDATES {
+            if candidates.len() == MAX_LOG_CANDIDATES {
                 break;
             }
-            match read(nft.ownerOf(id).call()).await {
-                Ok(owner) if owner == holder => return Ok(Some(id)),
-                Ok(_) | Err(ReadError::Reverted) => {}
-                Err(e) => return Err(e),
-            }
         }
-        Ok(None)
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        let calls = candidates
+            .iter()
+            .map(|id| (contract, owner_of(*id)))
+            .collect();
+        let owners = self.aggregate(calls).await?;
+        Ok(candidates
+            .into_iter()
+            .zip(owners)
+            .find(|(_, owner)| decode_owner(owner.as_ref()) == Some(holder))
+            .map(|(id, _)| id))
     }
 }
 
-/// A reverted balance read (no such contract, or not a token) counts as holding nothing.
-fn or_zero(r: Result<U256, ReadError>) -> Result<U256, ReadError> {
-    match r {
-        Err(ReadError::Reverted) => Ok(U256::ZERO),
-        other => other,
+/// One read's answer: the return data, or `None` when it reverted.
+type Answer = Option<Bytes>;
+
+fn owner_of(id: U256) -> Bytes {
+    IERC721::ownerOfCall { tokenId: id }.abi_encode().into()
+}
+
+fn decode_owner(answer: Option<&Bytes>) -> Option<Address> {
+    IERC721::ownerOfCall::abi_decode_returns(answer?).ok()
+}
+
+/// A balance; a reverted or undecodable read (no such contract, or not a token) is zero.
+fn decode_balance(answer: &Answer) -> U256 {
+    answer
+        .as_ref()
+        .and_then(|a| IERC20::balanceOfCall::abi_decode_returns(a).ok())
+        .unwrap_or_default()
+}
+
+/// The reads that decide condition `c` for `holder`.
+fn plan(c: &Condition, holder: Address, calls: &mut Vec<(Address, Bytes)>) {
+    match c {
+        Condition::Erc721 {
+            contract,
+            token_ids: Some(ids),
+        } => calls.extend(ids.iter().map(|id| (*contract, owner_of(id.0)))),
+        Condition::Erc721 {
+            contract,
+            token_ids: None,
+        } => {
+            let balance = IERC721::balanceOfCall { owner: holder };
+            // Fails on collections that are not enumerable; then the logs name the token.
+            let first = IERC721::tokenOfOwnerByIndexCall {
+                owner: holder,
+                index: U256::ZERO,
+            };
+            calls.push((*contract, balance.abi_encode().into()));
+            calls.push((*contract, first.abi_encode().into()));
+        }
+        Condition::Erc1155 {
+            contract, token_id, ..
+        } => {
+            let call = IERC1155::balanceOfCall {
+                account: holder,
+                id: token_id.0,
+            };
+            calls.push((*contract, call.abi_encode().into()));
+        }
+        Condition::Erc20 { contract, .. } => {
+            let call = IERC20::balanceOfCall { account: holder };
+            calls.push((*contract, call.abi_encode().into()));
+        }
+    }
+}
+
+/// What the answers to `plan`'s reads say of condition `c` for `holder`.
+fn judge(c: &Condition, holder: Address, answers: &[Answer]) -> Outcome {
+    Outcome::Done(match c {
+        Condition::Erc721 {
+            contract,
+            token_ids: Some(ids),
+        } => {
+            let held = ids
+                .iter()
+                .zip(answers)
+                .find(|(_, a)| decode_owner(a.as_ref()) == Some(holder));
+            match held {
+                Some((id, _)) => admitted("erc721", *contract, Some(*id)),
+                None => {
+                    let list: Vec<String> = ids.iter().map(Dec::to_string).collect();
+                    refused(format!(
+                        "holds none of tokens [{}] of {contract} (ERC-721); needs 1",
+                        list.join(", ")
+                    ))
+                }
+            }
+        }
+        Condition::Erc721 {
+            contract,
+            token_ids: None,
+        } => {
+            let balance = decode_balance(&answers[0]);
+            if balance.is_zero() {
+                refused(format!("holds 0 of {contract} (ERC-721); needs 1"))
+            } else {
+                let first = answers[1]
+                    .as_ref()
+                    .and_then(|a| IERC721::tokenOfOwnerByIndexCall::abi_decode_returns(a).ok());
+                match first {
+                    Some(id) => admitted("erc721", *contract, Some(Dec(id))),
+                    None => {
+                        return Outcome::FindTokenId {
+                            contract: *contract,
+                            balance,
+                        };
+                    }
+                }
+            }
+        }
+        Condition::Erc1155 {
+            contract,
+            token_id,
+            min_balance,
+        } => {
+            let balance = decode_balance(&answers[0]);
+            if balance >= min_balance.0 {
+                admitted("erc1155", *contract, Some(*token_id))
+            } else {
+                refused(format!(
+                    "holds {balance} of token {token_id} of {contract} (ERC-1155); needs {min_balance}"
+                ))
+            }
+        }
+        Condition::Erc20 {
+            contract,
+            min_balance,
+        } => {
+            let balance = decode_balance(&answers[0]);
+            if balance >= min_balance.0 {
+                admitted("erc20", *contract, None)
+            } else {
+                refused(format!(
+                    "holds {balance} of {contract} (ERC-20); needs {min_balance}"
+                ))
+            }
+        }
+    })
+}
+
+/// The verdict of `gate` from its conditions' verdicts, taken in the order `conditions` lists
+/// them: `any` admits with its first admitting member, `all` with its first member's ticket.
+fn combine(gate: &Gate, verdicts: &mut impl Iterator<Item = Verdict>) -> Verdict {
+    let (rules, need_all) = match gate {
+        Gate::Any(r) => (r, false),
+        Gate::All(r) => (r, true),
+    };
+    let mut reasons = Vec::new();
+    let mut ticket = None;
+    let mut failed = false;
+    // Every member is consumed, even after the outcome is known, to keep the iterator aligned.
+    for rule in rules {
+        let verdict = match rule {
+            Rule::Group(g) => combine(g, verdicts),
+            Rule::Condition(_) => verdicts
+                .next()
+                .unwrap_or_else(|| Verdict::Refused(Vec::new())),
+        };
+        match verdict {
+            Verdict::Admitted(t) => {
+                ticket.get_or_insert(t);
+            }
+            Verdict::Refused(r) => {
+                failed = true;
+                reasons.extend(r);
+            }
+        }
+    }
+    match ticket {
+        Some(t) if !need_all || !failed => Verdict::Admitted(t),
+        _ => Verdict::Refused(reasons),
     }
 }
 

@@ -110,6 +110,19 @@ pub enum Rule {
     Condition(Condition),
 }
 
+impl Gate {
+    /// Appends every condition of the gate to `out`, depth first in the order written.
+    pub fn conditions<'a>(&'a self, out: &mut Vec<&'a Condition>) {
+        let (Gate::Any(rules) | Gate::All(rules)) = self;
+        for rule in rules {
+            match rule {
+                Rule::Group(g) => g.conditions(out),
+                Rule::Condition(c) => out.push(c),
+            }
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Gate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(d)?;

@@ -111,3 +111,60 @@ async fn join_fails_closed_when_the_chain_is_gone() {
         .unwrap();
     assert_problem(r, 503, "chain_unavailable").await;
 }
+
+/// A gate of any size costs one request to the chain per join: every condition is read in
+/// one `eth_call` of Multicall3's `aggregate3`, admitted or refused alike.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cold_join_is_one_round_trip_to_the_chain() {
+    let app = spawn_app().await;
+    let viewer = wallet(1);
+    let held = app.mint_pass(viewer.address()).await;
+    let other = app.mint_pass(wallet(2).address()).await;
+    let badge = DemoBadge::new(app.contracts.erc1155.unwrap(), &app.admin);
+    mined(
+        badge
+            .mint(viewer.address(), U256::from(7), U256::from(1))
+            .send()
+            .await,
+    )
+    .await;
+    let (pass, erc20, erc1155) = (
+        app.contracts.pass.unwrap().to_string(),
+        app.contracts.erc20.unwrap().to_string(),
+        app.contracts.erc1155.unwrap().to_string(),
+    );
+    // Seven conditions in three nested groups: the ERC-20 fails, the rest admits.
+    let gate = json!({ "all": [
+        { "type": "erc721", "contract": pass, "token_ids": [other.to_string(), held.to_string(), "999"] },
+        { "any": [
+            { "type": "erc20", "contract": erc20, "min_balance": "1" },
+            { "all": [
+                { "type": "erc1155", "contract": erc1155, "token_id": "7" },
+                { "type": "erc1155", "contract": erc1155, "token_id": "7", "min_balance": "1" }
+            ]}
+        ]},
+        { "type": "erc721", "contract": pass, "token_ids": [held.to_string()] }
+    ]});
+    let id = app.live_event(gate).await;
+    let session = app.login(&viewer).await;
+    let outsider = app.login(&stranger()).await;
+
+    app.rpc.clear();
+    let r = app.join(&id, &session).await;
+    assert_eq!(r.status(), 200);
+    let join: Value = r.json().await.unwrap();
+    assert_eq!(join["ticket"]["token_id"], held.to_string(), "{join}");
+    assert_eq!(app.rpc.requests(), [["eth_call"]], "admitted");
+
+    app.rpc.clear();
+    let r = app.join(&id, &outsider).await;
+    let p = assert_problem(r, 403, "not_holder").await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("holds none of tokens"),
+        "{p}"
+    );
+    assert_eq!(app.rpc.requests(), [["eth_call"]], "refused");
+}

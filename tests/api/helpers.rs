@@ -20,6 +20,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
+pub use crate::rpc_log::RpcLog;
+
 pub struct TestApp {
     pub url: String,
     pub domain: String,
@@ -30,6 +32,8 @@ pub struct TestApp {
     pub admin: DynProvider,
     /// The app's own SQLite database.
     pub database_url: String,
+    /// What the app sent to the chain.
+    pub rpc: RpcLog,
     _dir: tempfile::TempDir,
 }
 
@@ -73,14 +77,16 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut SettingsArgs)) -> TestApp {
         .expect("deploy");
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}", dir.path().join("marquee.db").display());
+    let (rpc_url, rpc) = RpcLog::start(anvil.url.to_string()).await;
     let mut args = SettingsArgs {
         listen: Some(([127, 0, 0, 1], port).into()),
         public_url: Some(url.clone()),
         database_url: Some(database_url.clone()),
-        rpc_url: Some(anvil.url.to_string()),
+        rpc_url: Some(rpc_url),
         chain_id: Some(31337),
         minter_key: Some(DEV_KEYS[0].into()),
         poap_contract: Some(contracts.poap),
+        multicall3: Some(contracts.multicall3),
         organizers: Some(admin_addr.to_string()),
         media_root: Some(root().join("media")),
         auth_rate_per_ip: Some(100_000),
@@ -98,6 +104,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut SettingsArgs)) -> TestApp {
         contracts,
         admin,
         database_url,
+        rpc,
         _dir: dir,
     }
 }

@@ -8,6 +8,7 @@ mod fuzz;
 mod gates;
 mod helpers;
 mod journey;
+mod rpc_log;
 mod siwe_vectors;
 mod stream;
 mod tokens;

@@ -106,8 +106,8 @@ impl Default for PoapSpec {
 }
 
 /// Applies a JSON merge patch (RFC 7396) to `target`: objects merge member by member, `null`
-/// removes a member, anything else replaces. Eight lines, so written here rather than
-/// pulling in a crate for it.
+/// removes a member, anything else replaces. The RFC's algorithm is this short, so it is written
+/// here rather than pulled in with a crate.
 pub fn merge_patch(target: &mut Value, patch: Value) {
     let Value::Object(members) = patch else {
         *target = patch;
@@ -116,14 +116,13 @@ pub fn merge_patch(target: &mut Value, patch: Value) {
     if !target.is_object() {
         *target = Value::Object(serde_json::Map::new());
     }
-    let Value::Object(fields) = target else {
-        return;
-    };
-    for (name, value) in members {
-        if value.is_null() {
-            fields.remove(&name);
-        } else {
-            merge_patch(fields.entry(name).or_insert(Value::Null), value);
+    if let Value::Object(fields) = target {
+        for (name, value) in members {
+            if value.is_null() {
+                fields.remove(&name);
+            } else {
+                merge_patch(fields.entry(name).or_insert(Value::Null), value);
+            }
         }
     }
 }

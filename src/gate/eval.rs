@@ -46,9 +46,11 @@ pub struct GateChecker {
 /// What one condition's reads said.
 #[derive(Debug, Clone)]
 enum Outcome {
-    Done(Verdict),
-    /// Holds `balance` tokens of a collection that cannot list them: the id comes from logs.
-    FindTokenId {
+    Admitted(Ticket),
+    Refused(String),
+    /// Holds `balance` tokens of a collection that cannot list them: satisfied, but the
+    /// ticket's id must come from logs, looked up only if this condition's ticket is the one used.
+    Unnamed {
         contract: Address,
         balance: U256,
     },
@@ -76,21 +78,30 @@ impl GateChecker {
             spans.push(before..calls.len());
         }
         let results = self.aggregate(calls).await?;
-        let mut verdicts = Vec::with_capacity(conditions.len());
-        for (c, span) in conditions.iter().zip(spans) {
-            verdicts.push(match judge(c, holder, &results[span]) {
-                Outcome::Done(v) => v,
-                Outcome::FindTokenId { contract, balance } => {
-                    match self.held_token_id(contract, holder).await? {
-                        Some(id) => admitted("erc721", contract, Some(Dec(id))),
-                        None => refused(format!(
+        let mut outcomes: Vec<Outcome> = conditions
+            .iter()
+            .zip(spans)
+            .map(|(c, span)| judge(c, holder, &results[span]))
+            .collect();
+        // Each pass names one unnamed token or refuses its condition, so this ends.
+        loop {
+            let i = match combine(gate, &outcomes, &mut 0) {
+                Ok(i) => i,
+                Err(reasons) => return Ok(Verdict::Refused(reasons)),
+            };
+            outcomes[i] = match &outcomes[i] {
+                Outcome::Unnamed { contract, balance } => {
+                    match self.held_token_id(*contract, holder).await? {
+                        Some(id) => admitted("erc721", *contract, Some(Dec(id))),
+                        None => Outcome::Refused(format!(
                             "holds {balance} of {contract} (ERC-721) but no held token id could be found"
                         )),
                     }
                 }
-            });
+                Outcome::Admitted(t) => return Ok(Verdict::Admitted(t.clone())),
+                Outcome::Refused(r) => return Ok(Verdict::Refused(vec![r.clone()])),
+            };
         }
-        Ok(combine(gate, &mut verdicts.into_iter()))
     }
 
     /// One `eth_call` of Multicall3's `aggregate3`, every call allowed to fail on its own.
@@ -222,7 +233,7 @@ fn plan(c: &Condition, holder: Address, calls: &mut Vec<(Address, Bytes)>) {
 
 /// What the answers to `plan`'s reads say of condition `c` for `holder`.
 fn judge(c: &Condition, holder: Address, answers: &[Answer]) -> Outcome {
-    Outcome::Done(match c {
+    match c {
         Condition::Erc721 {
             contract,
             token_ids: Some(ids),
@@ -255,12 +266,10 @@ fn judge(c: &Condition, holder: Address, answers: &[Answer]) -> Outcome {
                     .and_then(|a| IERC721::tokenOfOwnerByIndexCall::abi_decode_returns(a).ok());
                 match first {
                     Some(id) => admitted("erc721", *contract, Some(Dec(id))),
-                    None => {
-                        return Outcome::FindTokenId {
-                            contract: *contract,
-                            balance,
-                        };
-                    }
+                    None => Outcome::Unnamed {
+                        contract: *contract,
+                        balance,
+                    },
                 }
             }
         }
@@ -291,12 +300,13 @@ fn judge(c: &Condition, holder: Address, answers: &[Answer]) -> Outcome {
                 ))
             }
         }
-    })
+    }
 }
 
-/// The verdict of `gate` from its conditions' verdicts, taken in the order `conditions` lists
-/// them: `any` admits with its first admitting member, `all` with its first member's ticket.
-fn combine(gate: &Gate, verdicts: &mut impl Iterator<Item = Verdict>) -> Verdict {
+/// Whether `gate` holds given its conditions' outcomes (in [`Gate::conditions`] order, from
+/// `next` on): the index of the condition whose ticket admits (`any`: its first satisfied
+/// member; `all`: its first member), or every failed condition's reason.
+fn combine(gate: &Gate, outcomes: &[Outcome], next: &mut usize) -> Result<usize, Vec<String>> {
     let (rules, need_all) = match gate {
         Gate::Any(r) => (r, false),
         Gate::All(r) => (r, true),
@@ -304,38 +314,44 @@ fn combine(gate: &Gate, verdicts: &mut impl Iterator<Item = Verdict>) -> Verdict
     let mut reasons = Vec::new();
     let mut ticket = None;
     let mut failed = false;
-    // Every member is consumed, even after the outcome is known, to keep the iterator aligned.
+    // Every member is visited, even after the outcome is known, to keep `next` aligned.
     for rule in rules {
-        let verdict = match rule {
-            Rule::Group(g) => combine(g, verdicts),
-            Rule::Condition(_) => verdicts
-                .next()
-                .unwrap_or_else(|| Verdict::Refused(Vec::new())),
-        };
-        match verdict {
-            Verdict::Admitted(t) => {
-                ticket.get_or_insert(t);
+        let member = match rule {
+            Rule::Group(g) => combine(g, outcomes, next),
+            Rule::Condition(_) => {
+                let i = *next;
+                *next += 1;
+                match outcomes.get(i) {
+                    Some(Outcome::Refused(r)) => Err(vec![r.clone()]),
+                    Some(_) => Ok(i),
+                    None => Err(Vec::new()),
+                }
             }
-            Verdict::Refused(r) => {
+        };
+        match member {
+            Ok(i) => {
+                ticket.get_or_insert(i);
+            }
+            Err(r) => {
                 failed = true;
                 reasons.extend(r);
             }
         }
     }
     match ticket {
-        Some(t) if !need_all || !failed => Verdict::Admitted(t),
-        _ => Verdict::Refused(reasons),
+        Some(i) if !need_all || !failed => Ok(i),
+        _ => Err(reasons),
     }
 }
 
-fn admitted(kind: &'static str, contract: Address, token_id: Option<Dec>) -> Verdict {
-    Verdict::Admitted(Ticket {
+fn admitted(kind: &'static str, contract: Address, token_id: Option<Dec>) -> Outcome {
+    Outcome::Admitted(Ticket {
         kind,
         contract,
         token_id,
     })
 }
 
-fn refused(reason: String) -> Verdict {
-    Verdict::Refused(vec![reason])
+fn refused(reason: String) -> Outcome {
+    Outcome::Refused(reason)
 }

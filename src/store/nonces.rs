@@ -11,7 +11,8 @@ use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
 
 use rand_core::RngCore;
-use sqlx::SqliteConnection;
+use sqlx::pool::PoolConnection;
+use sqlx::{Sqlite, SqliteConnection};
 
 use super::Db;
 
@@ -35,17 +36,11 @@ impl Ledger {
             // One connection kept for the ledger: its page cache stays valid between batches,
             // where connections taken in turn from the pool would each re-read what the last
             // batch changed.
-            let mut conn: Option<sqlx::pool::PoolConnection<sqlx::Sqlite>> = None;
+            let mut conn: Option<PoolConnection<Sqlite>> = None;
             while rx.recv_many(&mut batch, BATCH).await > 0 {
                 let items: Vec<(&str, i64)> =
                     batch.iter().map(|(n, e, _)| (n.as_str(), *e)).collect();
-                let outcome = match &mut conn {
-                    Some(c) => consume_all(c, &items).await,
-                    None => match db.acquire().await {
-                        Ok(c) => consume_all(conn.insert(c), &items).await,
-                        Err(e) => Err(e),
-                    },
-                };
+                let outcome = record(&db, &mut conn, &items).await;
                 match outcome {
                     Ok(won) => {
                         for ((_, _, reply), won) in batch.drain(..).zip(won) {
@@ -53,7 +48,6 @@ impl Ledger {
                         }
                     }
                     Err(e) => {
-                        conn = None;
                         for (_, _, reply) in batch.drain(..) {
                             let _ = reply.send(Err(clone_error(&e)));
                         }
@@ -74,6 +68,24 @@ impl Ledger {
             .map_err(|_| sqlx::Error::PoolClosed)?;
         answer.await.map_err(|_| sqlx::Error::PoolClosed)?
     }
+}
+
+/// [`consume_all`] on the ledger's kept connection, taken from the pool when there is none; a
+/// connection that failed is dropped, and the next batch takes another.
+async fn record(
+    db: &Db,
+    conn: &mut Option<PoolConnection<Sqlite>>,
+    items: &[(&str, i64)],
+) -> Result<Vec<bool>, sqlx::Error> {
+    let c = match conn {
+        Some(c) => c,
+        None => conn.insert(db.acquire().await?),
+    };
+    let done = consume_all(c, items).await;
+    if done.is_err() {
+        *conn = None;
+    }
+    done
 }
 
 /// Records every nonce of `items`; for each item, whether it was the one that used its nonce

@@ -167,4 +167,16 @@ async fn a_cold_join_is_one_round_trip_to_the_chain() {
         "{p}"
     );
     assert_eq!(app.rpc.requests(), [["eth_call"]], "refused");
+
+    // A pass of a collection that cannot list its tokens needs logs to name the token, but not
+    // when another condition already admits.
+    let either = json!({ "any": [
+        { "type": "erc1155", "contract": erc1155, "token_id": "7" },
+        { "type": "erc721", "contract": pass }
+    ]});
+    let id = app.live_event(either).await;
+    app.rpc.clear();
+    let join: Value = app.join(&id, &session).await.json().await.unwrap();
+    assert_eq!(join["ticket"]["type"], "erc1155", "{join}");
+    assert_eq!(app.rpc.requests(), [["eth_call"]], "no log lookup");
 }

@@ -266,6 +266,20 @@ impl TestApp {
         e["id"].as_str().unwrap().to_string()
     }
 
+    /// Creates an event behind the pass gate that ended an hour ago, with `poap` settings.
+    pub async fn ended_event(&self, poap: Value) -> String {
+        let now = OffsetDateTime::now_utc();
+        let e = self
+            .create_event(
+                now - time::Duration::hours(2),
+                now - time::Duration::hours(1),
+                self.pass_gate(),
+                poap,
+            )
+            .await;
+        e["id"].as_str().unwrap().to_string()
+    }
+
     /// Runs the `marquee` binary with `args` (no config file), asserts it succeeded, and
     /// returns what it printed as JSON.
     pub async fn run_cli(&self, args: &[&str]) -> Value {

@@ -182,16 +182,7 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
 async fn concurrent_claims_in_record_mode_make_one_claim() {
     let app = spawn_app().await;
     let viewer = wallet(1);
-    let now = OffsetDateTime::now_utc();
-    let event = app
-        .create_event(
-            now - time::Duration::hours(2),
-            now - time::Duration::hours(1),
-            app.pass_gate(),
-            json!({ "mode": "record" }),
-        )
-        .await;
-    let id = event["id"].as_str().unwrap().to_string();
+    let id = app.ended_event(json!({ "mode": "record" })).await;
     let session = app.login(&viewer).await;
     let calls = (0..12).map(|_| app.claim(&id, &session));
     let answers = futures_util::future::join_all(calls).await;
@@ -228,15 +219,10 @@ async fn claims_refuse_the_ineligible_and_the_late() {
     let viewer = wallet(1);
     let now = OffsetDateTime::now_utc();
     let ended = app
-        .create_event(
-            now - time::Duration::hours(2),
-            now - time::Duration::hours(1),
-            app.pass_gate(),
-            json!({ "mode": "record", "min_watch_seconds": 60 }),
-        )
+        .ended_event(json!({ "mode": "record", "min_watch_seconds": 60 }))
         .await;
     let session = app.login(&viewer).await;
-    let r = app.claim(ended["id"].as_str().unwrap(), &session).await;
+    let r = app.claim(&ended, &session).await;
     let body = assert_problem(r, 403, "not_eligible").await;
     assert!(body["detail"].as_str().unwrap().contains("watched 0 s"));
 

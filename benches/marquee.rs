@@ -110,6 +110,7 @@ async fn auth() {
         aud: STREAM_AUDIENCE.into(),
         sub: key.address().to_string(),
         sid: "s".into(),
+        gid: "g".into(),
         evt: "e".into(),
         iat: now,
         nbf: now,

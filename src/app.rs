@@ -13,9 +13,12 @@ use tower_http::trace::TraceLayer;
 use crate::auth::keys::KeyRing;
 use crate::auth::revocation::Revocations;
 use crate::auth::tokens::Tokens;
+use crate::chain::Head;
 use crate::chain::{Chain, deploy};
 use crate::config::Settings;
 use crate::gate::GateChecker;
+use crate::gate::admit::Admitter;
+use crate::gate::follow::Follower;
 use crate::http::{AppState, Shared};
 use crate::poap::Minter;
 use crate::store;
@@ -64,9 +67,19 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
     };
     spawn_purge(db.clone());
     let nonces = store::nonces::Ledger::spawn(db.clone());
+    let head = Arc::new(Head::default());
+    let gates = GateChecker::new(chain.clone(), settings.multicall3, Arc::clone(&head));
+    let follower = Follower::spawn(
+        db.clone(),
+        chain.clone(),
+        gates.clone(),
+        Arc::clone(&revocations),
+        head,
+        settings.chain_poll,
+    );
     Ok(AppState::new(Shared {
         nonces,
-        gates: GateChecker::new(chain.clone(), settings.multicall3),
+        admitter: Admitter::new(db.clone(), gates, follower, Arc::clone(&revocations)),
         settings,
         db,
         tokens,
@@ -100,18 +113,20 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), StartEr
     Ok(())
 }
 
-/// Forgets used nonces and revoked sessions once they could not be presented anyway.
+/// Forgets used nonces, revoked sessions and grants once they could not be presented anyway.
 fn spawn_purge(db: store::Db) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(60)).await;
             let now = now_ms();
-            let done = match store::nonces::purge_expired(&db, now).await {
-                Ok(_) => store::sessions::purge_expired(&db, now).await.map(|_| ()),
-                Err(e) => Err(e),
-            };
+            let done = async {
+                store::nonces::purge_expired(&db, now).await?;
+                store::sessions::purge_expired(&db, now).await?;
+                store::grants::purge_expired(&db, now).await
+            }
+            .await;
             if let Err(e) = done {
-                tracing::warn!(error = %e, "purge of expired nonces and sessions failed");
+                tracing::warn!(error = %e, "purge of expired nonces, sessions and grants failed");
             }
         }
     });

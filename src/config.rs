@@ -70,6 +70,13 @@ pub struct SettingsArgs {
     /// Sign-in requests per second allowed from all clients together [default: 10000]
     #[arg(long, env = "MARQUEE_AUTH_RATE_GLOBAL")]
     pub auth_rate_global: Option<u32>,
+    /// How often the chain is asked for new blocks and the transfers in them, in milliseconds
+    /// [default: 1000]
+    #[arg(long, env = "MARQUEE_CHAIN_POLL_MS")]
+    pub chain_poll_ms: Option<u64>,
+    /// How long a seat stays held after the viewer's last heartbeat, in seconds [default: 45]
+    #[arg(long, env = "MARQUEE_SEAT_LEASE_SECS")]
+    pub seat_lease_secs: Option<u64>,
 }
 
 /// The same settings as read from the TOML file (keys are the flag names with `_`).
@@ -92,6 +99,8 @@ struct FileSettings {
     nonce_ttl_secs: Option<u64>,
     auth_rate_per_ip: Option<u32>,
     auth_rate_global: Option<u32>,
+    chain_poll_ms: Option<u64>,
+    seat_lease_secs: Option<u64>,
 }
 
 /// Resolved settings of one Marquee process.
@@ -131,6 +140,10 @@ pub struct Settings {
     pub auth_rate_per_ip: u32,
     /// Sign-in requests per second, all clients together.
     pub auth_rate_global: u32,
+    /// Interval of the chain follower.
+    pub chain_poll: Duration,
+    /// How long a seat outlives the last heartbeat.
+    pub seat_lease: Duration,
 }
 
 /// A setting that could not be read.
@@ -234,6 +247,14 @@ impl SettingsArgs {
                     .or(file.auth_rate_global)
                     .unwrap_or(10_000),
             )?,
+            chain_poll: Duration::from_millis(positive(
+                "chain_poll_ms",
+                self.chain_poll_ms.or(file.chain_poll_ms).unwrap_or(1_000),
+            )?),
+            seat_lease: Duration::from_secs(positive(
+                "seat_lease_secs",
+                self.seat_lease_secs.or(file.seat_lease_secs).unwrap_or(45),
+            )?),
         })
     }
 }
@@ -282,8 +303,8 @@ fn parse_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
     }
 }
 
-fn positive(name: &'static str, value: u32) -> Result<u32, ConfigError> {
-    if value == 0 {
+fn positive<T: Default + PartialEq>(name: &'static str, value: T) -> Result<T, ConfigError> {
+    if value == T::default() {
         return Err(ConfigError::Invalid {
             name,
             reason: "must be at least 1".into(),

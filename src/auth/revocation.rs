@@ -1,5 +1,6 @@
-//! Revoked sessions, held in memory for the hot path and followed from the database so that a
-//! logout on any node takes effect on every node within a second.
+//! Revoked sessions and stream grants, held in memory for the hot path and followed from the
+//! database so that a logout or a revocation on any node takes effect on every node within a
+//! second.
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
@@ -13,22 +14,22 @@ const POLL: Duration = Duration::from_millis(500);
 /// Overlap of successive polls, so that nodes' clock differences lose no revocation.
 const OVERLAP_MS: i64 = 5_000;
 
-/// The set of revoked session ids.
+/// The set of revoked session and grant ids (both random, so one set holds both).
 #[derive(Debug, Default)]
 pub struct Revocations {
     revoked: RwLock<HashSet<String>>,
 }
 
 impl Revocations {
-    /// Whether session `sid` is revoked (no I/O).
-    pub fn is_revoked(&self, sid: &str) -> bool {
-        self.revoked.read().map(|s| s.contains(sid)).unwrap_or(true)
+    /// Whether session or grant `id` is revoked (no I/O).
+    pub fn is_revoked(&self, id: &str) -> bool {
+        self.revoked.read().map(|s| s.contains(id)).unwrap_or(true)
     }
 
-    /// Adds a revoked session.
-    pub fn insert(&self, sid: String) {
+    /// Adds a revoked session or grant.
+    pub fn insert(&self, id: String) {
         if let Ok(mut s) = self.revoked.write() {
-            s.insert(sid);
+            s.insert(id);
         }
     }
 
@@ -49,11 +50,13 @@ impl Revocations {
     }
 
     async fn refresh(&self, db: &Db, since: i64) -> Result<i64, sqlx::Error> {
-        let rows = store::sessions::revoked_since(db, since.max(0), now_ms()).await?;
+        let now = now_ms();
+        let mut rows = store::sessions::revoked_since(db, since.max(0), now).await?;
+        rows.extend(store::grants::revoked_since(db, since.max(0), now).await?);
         let mut max = since;
-        for (sid, at) in rows {
+        for (id, at) in rows {
             max = max.max(at);
-            self.insert(sid);
+            self.insert(id);
         }
         Ok(max)
     }

@@ -2,6 +2,7 @@
 //! EIP-1271 `isValidSignature` for deployed contract accounts such as Safe, and EIP-6492 for
 //! accounts not deployed yet, checked by a deployless `eth_call` of `SignatureValidator6492`.
 
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256, Bytes, FixedBytes, Signature};
@@ -48,7 +49,7 @@ pub async fn verify(
     // Not the key's: maybe the address is a contract account that vouches for it.
     let account = IERC1271::new(address, &chain.provider);
     let call = account.isValidSignature(hash, Bytes::copy_from_slice(signature));
-    match chain::read(call.call()).await {
+    match chain::read(|| call.call().into_future()).await {
         Ok(magic) if magic == FixedBytes(IERC1271::isValidSignatureCall::SELECTOR) => Ok(()),
         Ok(_) | Err(ReadError::Reverted) => Err(SignatureError::Invalid(format!(
             "signature is not {address}'s (neither its key's nor, by EIP-1271, its contract's)"

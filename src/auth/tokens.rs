@@ -49,6 +49,8 @@ pub struct StreamClaims {
     pub sub: String,
     /// The session it was issued to.
     pub sid: String,
+    /// The grant (seat) it holds: revoked when the ticket leaves or the seat is taken over.
+    pub gid: String,
     /// The event it opens.
     pub evt: String,
     /// Issued at (s).

@@ -53,9 +53,11 @@ sol! {
         function tokenOfOwnerByIndex(address owner, uint256 index) external view returns (uint256);
     }
 
-    /// The part of ERC-1155 that gates read.
+    /// The parts of ERC-1155 that gates read and follow.
     #[sol(rpc)]
     interface IERC1155 {
+        event TransferSingle(address indexed operator, address indexed from, address indexed to, uint256 id, uint256 value);
+        event TransferBatch(address indexed operator, address indexed from, address indexed to, uint256[] ids, uint256[] values);
         function balanceOf(address account, uint256 id) external view returns (uint256);
     }
 

@@ -5,14 +5,19 @@ pub mod anvil;
 pub mod bindings;
 pub mod deploy;
 
-use std::future::IntoFuture;
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use url::Url;
 
-/// How long one RPC read may take before the chain counts as unavailable.
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::time_util::now_ms;
+
+/// How long one attempt of an RPC read may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The pause before each retry of a read the node did not answer; then it counts as unavailable.
+const BACKOFF: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(400)];
 
 /// A read-only connection to the chain.
 #[derive(Clone, Debug)]
@@ -41,21 +46,92 @@ impl Chain {
 
     /// Whether the node answers, with the chain id it reports.
     pub async fn chain_id(&self) -> Result<u64, ReadError> {
-        match tokio::time::timeout(READ_TIMEOUT, self.provider.get_chain_id()).await {
-            Ok(Ok(id)) => Ok(id),
-            _ => Err(ReadError::Unavailable),
-        }
+        rpc(|| self.provider.get_chain_id()).await
+    }
+
+    /// The number of the newest block.
+    pub async fn block_number(&self) -> Result<u64, ReadError> {
+        rpc(|| self.provider.get_block_number()).await
     }
 }
 
-/// Runs one contract read with a deadline and classifies its failure.
-pub async fn read<T>(
-    call: impl IntoFuture<Output = Result<T, alloy::contract::Error>>,
-) -> Result<T, ReadError> {
-    match tokio::time::timeout(READ_TIMEOUT, call.into_future()).await {
-        Err(_) => Err(ReadError::Unavailable),
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(classify(&e)),
+/// The newest block whose transfers have been followed, as the follower publishes it: gate
+/// results are cached for this block only.
+#[derive(Debug, Default)]
+pub struct Head {
+    block: AtomicU64,
+    at_ms: AtomicI64,
+}
+
+impl Head {
+    /// The block last published (0 before the first).
+    pub fn block(&self) -> u64 {
+        self.block.load(Ordering::Acquire)
+    }
+
+    /// Publishes `block` as followed, now.
+    pub fn publish(&self, block: u64) {
+        self.block.store(block, Ordering::Release);
+        self.at_ms.store(now_ms(), Ordering::Release);
+    }
+
+    /// Whether a block was published within `within`: if not, transfers are not being
+    /// followed, and nobody may be admitted on the strength of a revocation that cannot come.
+    pub fn is_fresh(&self, within: Duration) -> bool {
+        let at = self.at_ms.load(Ordering::Acquire);
+        at > 0 && now_ms() - at <= within.as_millis() as i64
+    }
+}
+
+/// Runs one contract read with a deadline per attempt and bounded retries, and classifies its
+/// failure: a revert is an answer and is not retried.
+pub async fn read<T, Fut>(mut call: impl FnMut() -> Fut) -> Result<T, ReadError>
+where
+    Fut: Future<Output = Result<T, alloy::contract::Error>>,
+{
+    retry(|| {
+        let attempt = call();
+        async move {
+            match tokio::time::timeout(ATTEMPT_TIMEOUT, attempt).await {
+                Err(_) => Err(ReadError::Unavailable),
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(e)) => Err(classify(&e)),
+            }
+        }
+    })
+    .await
+}
+
+/// Runs one plain JSON-RPC request like [`read`]; any failure counts as unavailable.
+pub async fn rpc<T, E, Fut>(mut call: impl FnMut() -> Fut) -> Result<T, ReadError>
+where
+    Fut: Future<Output = Result<T, E>>,
+{
+    retry(|| {
+        let attempt = call();
+        async move {
+            match tokio::time::timeout(ATTEMPT_TIMEOUT, attempt).await {
+                Ok(Ok(v)) => Ok(v),
+                _ => Err(ReadError::Unavailable),
+            }
+        }
+    })
+    .await
+}
+
+async fn retry<T, Fut>(mut attempt: impl FnMut() -> Fut) -> Result<T, ReadError>
+where
+    Fut: Future<Output = Result<T, ReadError>>,
+{
+    let mut pauses = BACKOFF.iter();
+    loop {
+        match attempt().await {
+            Err(ReadError::Unavailable) => match pauses.next() {
+                Some(pause) => tokio::time::sleep(*pause).await,
+                None => return Err(ReadError::Unavailable),
+            },
+            done => return done,
+        }
     }
 }
 

@@ -1,14 +1,18 @@
 //! Evaluation of a gate for one wallet against the chain, with the ticket that admitted it.
 
+use std::future::IntoFuture;
+use std::sync::Arc;
+
 use alloy::primitives::{Address, Bytes, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::{SolCall, SolEvent};
 use serde::Serialize;
 
+use super::cache::BlockCache;
 use super::rules::{Condition, Dec, Gate, Rule};
 use crate::chain::bindings::{IERC20, IERC721, IERC1155, Multicall3};
-use crate::chain::{Chain, ReadError, read};
+use crate::chain::{Chain, Head, ReadError, read, rpc};
 
 /// How many past incoming transfers are checked to name a held token of a non-enumerable collection.
 const MAX_LOG_CANDIDATES: usize = 64;
@@ -41,6 +45,8 @@ pub enum Verdict {
 pub struct GateChecker {
     chain: Chain,
     multicall: Address,
+    head: Arc<Head>,
+    cache: Arc<BlockCache>,
 }
 
 /// What one condition's reads said.
@@ -57,17 +63,40 @@ enum Outcome {
 }
 
 impl GateChecker {
-    /// A checker reading through `chain`, all of a gate's reads in one call to `multicall`.
-    pub fn new(chain: Chain, multicall: Address) -> Self {
-        Self { chain, multicall }
+    /// A checker reading through `chain`, all of a gate's reads in one call to `multicall`,
+    /// admissions cached until `head` moves past the block they were read at.
+    pub fn new(chain: Chain, multicall: Address, head: Arc<Head>) -> Self {
+        Self {
+            chain,
+            multicall,
+            head,
+            cache: Arc::default(),
+        }
     }
 
-    /// Whether `holder` satisfies `gate` now; `Err` when the chain could not answer.
+    /// Whether `holder` satisfies `gate` at the newest block, and that block's number; an
+    /// admission read at the followed head or later is answered from memory.
+    pub async fn check(&self, gate: &Gate, holder: Address) -> Result<(Verdict, u64), ReadError> {
+        if let Some((ticket, block)) = self.cache.get(self.head.block(), gate, holder) {
+            return Ok((Verdict::Admitted(ticket), block));
+        }
+        let (verdict, block) = self.check_now(gate, holder).await?;
+        if let Verdict::Admitted(ticket) = &verdict {
+            self.cache.put(block, gate, holder, ticket);
+        }
+        Ok((verdict, block))
+    }
+
+    /// Like [`GateChecker::check`], always read from the chain; `Err` when it could not answer.
     ///
-    /// Every condition's reads go into one `aggregate3` call, so a gate costs one round trip
-    /// whatever its size. Only an ERC-721 collection that is not enumerable needs a second, for
-    /// the logs that name the token the holder has.
-    pub async fn check(&self, gate: &Gate, holder: Address) -> Result<Verdict, ReadError> {
+    /// Every condition's reads go into one `aggregate3` call, with the block number it ran
+    /// at, so a gate costs one round trip whatever its size. Only an ERC-721 collection that
+    /// is not enumerable needs a second, for the logs that name the token the holder has.
+    pub async fn check_now(
+        &self,
+        gate: &Gate,
+        holder: Address,
+    ) -> Result<(Verdict, u64), ReadError> {
         let mut conditions = Vec::new();
         gate.conditions(&mut conditions);
         let mut calls = Vec::new();
@@ -77,7 +106,7 @@ impl GateChecker {
             plan(c, holder, &mut calls);
             spans.push(before..calls.len());
         }
-        let results = self.aggregate(calls).await?;
+        let (block, results) = self.aggregate(calls).await?;
         let mut outcomes: Vec<Outcome> = conditions
             .iter()
             .zip(spans)
@@ -87,28 +116,33 @@ impl GateChecker {
         loop {
             let i = match combine(gate, &outcomes, &mut 0) {
                 Ok(i) => i,
-                Err(reasons) => return Ok(Verdict::Refused(reasons)),
+                Err(reasons) => return Ok((Verdict::Refused(reasons), block)),
             };
             outcomes[i] = match &outcomes[i] {
                 Outcome::Unnamed { contract, balance } => {
-                    match self.held_token_id(*contract, holder).await? {
+                    match self.held_token_id(*contract, holder, block).await? {
                         Some(id) => admitted("erc721", *contract, Some(Dec(id))),
                         None => Outcome::Refused(format!(
                             "holds {balance} of {contract} (ERC-721) but no held token id could be found"
                         )),
                     }
                 }
-                Outcome::Admitted(t) => return Ok(Verdict::Admitted(t.clone())),
-                Outcome::Refused(r) => return Ok(Verdict::Refused(vec![r.clone()])),
+                Outcome::Admitted(t) => return Ok((Verdict::Admitted(t.clone()), block)),
+                Outcome::Refused(r) => return Ok((Verdict::Refused(vec![r.clone()]), block)),
             };
         }
     }
 
-    /// One `eth_call` of Multicall3's `aggregate3`, every call allowed to fail on its own.
-    async fn aggregate(&self, calls: Vec<(Address, Bytes)>) -> Result<Vec<Answer>, ReadError> {
+    /// One `eth_call` of Multicall3's `aggregate3`, every call allowed to fail on its own,
+    /// led by `getBlockNumber` so that the answers come with the block they describe.
+    async fn aggregate(
+        &self,
+        calls: Vec<(Address, Bytes)>,
+    ) -> Result<(u64, Vec<Answer>), ReadError> {
         let mc = Multicall3::new(self.multicall, &self.chain.provider);
-        let calls = calls
-            .into_iter()
+        let block_number = Multicall3::getBlockNumberCall {}.abi_encode().into();
+        let calls = std::iter::once((self.multicall, block_number))
+            .chain(calls)
             .map(|(target, data)| Multicall3::Call3 {
                 target,
                 allowFailure: true,
@@ -116,11 +150,20 @@ impl GateChecker {
             })
             .collect::<Vec<_>>();
         let n = calls.len();
-        match read(mc.aggregate3(calls).call()).await {
-            Ok(results) if results.len() == n => Ok(results
-                .into_iter()
-                .map(|r| r.success.then_some(r.returnData))
-                .collect()),
+        let call = mc.aggregate3(calls);
+        match read(|| call.call().into_future()).await {
+            Ok(results) if results.len() == n && results[0].success => {
+                let mut answers = results
+                    .into_iter()
+                    .map(|r| r.success.then_some(r.returnData));
+                let block = answers
+                    .next()
+                    .flatten()
+                    .and_then(|a| Multicall3::getBlockNumberCall::abi_decode_returns(&a).ok())
+                    .and_then(|b| u64::try_from(b).ok())
+                    .ok_or(ReadError::Unavailable)?;
+                Ok((block, answers.collect()))
+            }
             // No Multicall3 at the configured address: a deployment fault, and nobody is let
             // in on a guess.
             Ok(_) | Err(ReadError::Reverted) => {
@@ -137,17 +180,15 @@ impl GateChecker {
         &self,
         contract: Address,
         holder: Address,
+        block: u64,
     ) -> Result<Option<U256>, ReadError> {
         let filter = Filter::new()
             .address(contract)
             .event_signature(IERC721::Transfer::SIGNATURE_HASH)
             .topic2(holder.into_word())
-            .from_block(0);
-        let p = &self.chain.provider;
-        let logs = tokio::time::timeout(std::time::Duration::from_secs(10), p.get_logs(&filter))
-            .await
-            .map_err(|_| ReadError::Unavailable)?
-            .map_err(|_| ReadError::Unavailable)?;
+            .from_block(0)
+            .to_block(block);
+        let logs = rpc(|| self.chain.provider.get_logs(&filter)).await?;
         let mut candidates = Vec::new();
         for log in logs.iter().rev() {
             let Some(id) = log.topics().get(3).map(|t| U256::from_be_bytes(t.0)) else {
@@ -167,7 +208,7 @@ impl GateChecker {
             .iter()
             .map(|id| (contract, owner_of(*id)))
             .collect();
-        let owners = self.aggregate(calls).await?;
+        let (_, owners) = self.aggregate(calls).await?;
         Ok(candidates
             .into_iter()
             .zip(owners)

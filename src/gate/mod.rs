@@ -1,6 +1,9 @@
 //! Token gates: the organizer's rules (`rules`) and their evaluation against the chain (`eval`).
 
+pub mod admit;
+pub mod cache;
 pub mod eval;
+pub mod follow;
 pub mod rules;
 
 pub use eval::{GateChecker, Ticket, Verdict};

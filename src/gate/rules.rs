@@ -57,7 +57,7 @@ impl<'de> Deserialize<'de> for Dec {
 }
 
 /// One token condition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Condition {
     /// Holds a token of an ERC-721 collection (any, or one of `token_ids`).
@@ -91,7 +91,7 @@ pub enum Condition {
 }
 
 /// A group of rules of which any one, or all, must hold.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Gate {
     /// At least one rule holds.
@@ -101,7 +101,7 @@ pub enum Gate {
 }
 
 /// A member of a group: a condition or a nested group.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(untagged)]
 pub enum Rule {
     /// A nested `any`/`all` group.
@@ -120,6 +120,16 @@ impl Gate {
                 Rule::Condition(c) => out.push(c),
             }
         }
+    }
+
+    /// The contracts the gate reads, each once.
+    pub fn contracts(&self) -> Vec<Address> {
+        let mut conditions = Vec::new();
+        self.conditions(&mut conditions);
+        let mut out: Vec<Address> = conditions.iter().map(|c| c.contract()).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 }
 

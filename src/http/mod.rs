@@ -21,7 +21,7 @@ use crate::auth::tokens::Tokens;
 use crate::chain::Chain;
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::gate::GateChecker;
+use crate::gate::admit::Admitter;
 use crate::poap::MinterHandle;
 use crate::store::Db;
 
@@ -43,8 +43,8 @@ pub struct Shared {
     pub revocations: Arc<Revocations>,
     /// Chain reads.
     pub chain: Chain,
-    /// Gate evaluation.
-    pub gates: GateChecker,
+    /// Gate reads, seats, and the chain follower.
+    pub admitter: Admitter,
     /// The minter, when this node mints.
     pub minter: Option<MinterHandle>,
 }

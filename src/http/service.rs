@@ -33,7 +33,20 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     store::ping(&state.db).await?;
     match state.chain.chain_id().await {
         Ok(id) if id == state.settings.chain_id => {
-            Ok(Json(json!({ "database": "ok", "chain": "ok" })))
+            let follower = state.admitter.follower();
+            if !follower.is_fresh() {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "chain_unavailable",
+                    "Chain unavailable",
+                    "the chain's transfers are not being followed yet",
+                ));
+            }
+            Ok(Json(json!({
+                "database": "ok",
+                "chain": "ok",
+                "followed_block": follower.block(),
+            })))
         }
         Ok(id) => Err(ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,

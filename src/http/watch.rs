@@ -12,10 +12,11 @@ use super::AppState;
 use super::events::load;
 use super::extract::{STREAM_COOKIE, Session, StreamToken, set_cookie};
 use crate::auth::tokens::{STREAM_AUDIENCE, StreamClaims};
-use crate::chain::ReadError;
+use alloy::primitives::Address;
+
 use crate::error::{ApiError, ApiResult};
-use crate::gate::Verdict;
-use crate::model::PoapMode;
+use crate::gate::admit::{Refusal, Request};
+use crate::model::{Event, PoapMode};
 use crate::poap::Claim;
 use crate::store;
 use crate::time_util::rfc3339;
@@ -51,31 +52,27 @@ async fn join(
             detail,
         ));
     }
-    let ticket = match state.gates.check(&event.spec.gate, session.address).await {
-        Ok(Verdict::Admitted(t)) => t,
-        Ok(Verdict::Refused(reasons)) => {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "not_holder",
-                "Not a ticket holder",
-                format!(
-                    "{} holds no token that satisfies this event's gate: {}",
-                    session.address,
-                    reasons.join("; ")
-                ),
-            ));
-        }
-        Err(ReadError::Unavailable | ReadError::Reverted) => {
-            return Err(ApiError::chain_unavailable());
-        }
-    };
     let ttl = Duration::try_from(state.settings.stream_token_ttl).unwrap_or(Duration::minutes(5));
     let exp = (now + ttl).unix_timestamp().min(session.claims.exp);
+    let lease = Duration::try_from(state.settings.seat_lease).unwrap_or(Duration::seconds(45));
+    let request = Request {
+        wallet: session.address,
+        session_id: &session.claims.sid,
+        now: to_ms(now),
+        lease_until: to_ms(now + lease),
+        expires_at: exp * 1000,
+    };
+    let admission = state
+        .admitter
+        .admit(&event, request)
+        .await
+        .map_err(|r| refusal(r, session.address, &event))?;
     let claims = StreamClaims {
         iss: state.tokens.issuer().to_string(),
         aud: STREAM_AUDIENCE.into(),
         sub: session.address.to_string(),
         sid: session.claims.sid.clone(),
+        gid: admission.grant_id,
         evt: event.id.clone(),
         iat: now.unix_timestamp(),
         nbf: now.unix_timestamp(),
@@ -101,9 +98,36 @@ async fn join(
         "stream_token": token,
         "playlist_url": format!("{}{path}index.m3u8?token={token}", state.settings.origin()),
         "expires_at": crate::time_util::rfc3339_ms(exp * 1000),
-        "ticket": ticket,
+        "ticket": admission.ticket,
     });
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+fn refusal(r: Refusal, wallet: Address, event: &Event) -> ApiError {
+    match r {
+        Refusal::NotHolder(reasons) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_holder",
+            "Not a ticket holder",
+            format!(
+                "{wallet} holds no token that satisfies this event's gate: {}",
+                reasons.join("; ")
+            ),
+        ),
+        Refusal::InUse(ticket) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "ticket_in_use",
+            "Ticket in use",
+            format!(
+                "token {} of {} already admits {} live session(s) to this screening",
+                ticket.token_id.map(|t| t.to_string()).unwrap_or_default(),
+                ticket.contract,
+                event.spec.max_sessions_per_ticket
+            ),
+        ),
+        Refusal::ChainUnavailable => ApiError::chain_unavailable(),
+        Refusal::Db(e) => e.into(),
+    }
 }
 
 async fn heartbeat(
@@ -113,6 +137,10 @@ async fn heartbeat(
 ) -> ApiResult<Json<Value>> {
     let claims = token.authorize(&state, &id)?;
     let event = load(&state, &id).await?;
+    let lease_until = now_ms() + state.settings.seat_lease.as_millis() as i64;
+    if !store::grants::renew(&state.db, &claims.gid, lease_until).await? {
+        return Err(ApiError::forbidden("the stream token has been revoked"));
+    }
     let watched_ms = store::attendance::beat(
         &state.db,
         &id,

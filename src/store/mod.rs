@@ -3,6 +3,7 @@
 pub mod attendance;
 pub mod claims;
 pub mod events;
+pub mod grants;
 pub mod keys;
 pub mod nonces;
 pub mod sessions;

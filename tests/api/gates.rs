@@ -149,14 +149,14 @@ async fn a_cold_join_is_one_round_trip_to_the_chain() {
     let session = app.login(&viewer).await;
     let outsider = app.login(&stranger()).await;
 
-    app.rpc.clear();
+    app.quiet_rpc().await;
     let r = app.join(&id, &session).await;
     assert_eq!(r.status(), 200);
     let join: Value = r.json().await.unwrap();
     assert_eq!(join["ticket"]["token_id"], held.to_string(), "{join}");
-    assert_eq!(app.rpc.requests(), [["eth_call"]], "admitted");
+    assert_eq!(app.chain_requests(), [["eth_call"]], "admitted");
 
-    app.rpc.clear();
+    app.quiet_rpc().await;
     let r = app.join(&id, &outsider).await;
     let p = assert_problem(r, 403, "not_holder").await;
     assert!(
@@ -166,7 +166,7 @@ async fn a_cold_join_is_one_round_trip_to_the_chain() {
             .contains("holds none of tokens"),
         "{p}"
     );
-    assert_eq!(app.rpc.requests(), [["eth_call"]], "refused");
+    assert_eq!(app.chain_requests(), [["eth_call"]], "refused");
 
     // A pass of a collection that cannot list its tokens needs logs to name the token, but not
     // when another condition already admits.
@@ -175,8 +175,60 @@ async fn a_cold_join_is_one_round_trip_to_the_chain() {
         { "type": "erc721", "contract": pass }
     ]});
     let id = app.live_event(either).await;
-    app.rpc.clear();
+    app.quiet_rpc().await;
     let join: Value = app.join(&id, &session).await.json().await.unwrap();
     assert_eq!(join["ticket"]["type"], "erc1155", "{join}");
-    assert_eq!(app.rpc.requests(), [["eth_call"]], "no log lookup");
+    assert_eq!(app.chain_requests(), [["eth_call"]], "no log lookup");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admission_is_read_once_per_block() {
+    let app = spawn_app().await;
+    let viewer = wallet(1);
+    let held = app.mint_pass(viewer.address()).await;
+    let id = app.live_event(app.pass_gate_of(&[held])).await;
+    let session = app.login(&viewer).await;
+
+    app.quiet_rpc().await;
+    app.stream_token(&id, &session).await;
+    assert_eq!(app.chain_requests(), [["eth_call"]], "cold");
+    app.rpc.clear();
+    app.stream_token(&id, &session).await;
+    assert!(app.chain_requests().is_empty(), "warm, in the same block");
+
+    let block = app.mine().await;
+    app.followed(block).await;
+    app.rpc.clear();
+    app.stream_token(&id, &session).await;
+    assert_eq!(
+        app.chain_requests(),
+        [["eth_call"]],
+        "read again in a new block"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_rpc_is_retried_a_few_times_then_nobody_is_let_in() {
+    let app = spawn_app().await;
+    let (first, second) = (wallet(1), wallet(2));
+    let one = app.mint_pass(first.address()).await;
+    let two = app.mint_pass(second.address()).await;
+    let id = app.live_event(app.pass_gate_of(&[one, two])).await;
+    let (s1, s2) = (app.login(&first).await, app.login(&second).await);
+
+    app.quiet_rpc().await;
+    app.rpc.fail_next("eth_call", 2);
+    app.stream_token(&id, &s1).await;
+    assert_eq!(
+        app.chain_requests(),
+        vec![vec!["eth_call"]; 3],
+        "two retries"
+    );
+
+    app.quiet_rpc().await;
+    app.rpc.fail_next("eth_call", 3);
+    assert_problem(app.join(&id, &s2).await, 503, "chain_unavailable").await;
+    assert_eq!(app.chain_requests(), vec![vec!["eth_call"]; 3], "bounded");
+    // Once the chain answers again, so does the gate.
+    app.stream_token(&id, &s2).await;
 }

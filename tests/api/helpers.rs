@@ -90,13 +90,14 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut SettingsArgs)) -> TestApp {
         organizers: Some(admin_addr.to_string()),
         media_root: Some(root().join("media")),
         auth_rate_per_ip: Some(100_000),
+        chain_poll_ms: Some(50),
         ..Default::default()
     };
     adjust(&mut args);
     let settings = args.resolve().unwrap();
     let state = marquee::app::build(settings).await.expect("app builds");
     tokio::spawn(marquee::app::serve(listener, state));
-    TestApp {
+    let app = TestApp {
         domain: format!("127.0.0.1:{port}"),
         url,
         http: Client::new(),
@@ -106,7 +107,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut SettingsArgs)) -> TestApp {
         database_url,
         rpc,
         _dir: dir,
-    }
+    };
+    app.ready().await;
+    app
 }
 
 /// Waits for a sent transaction's receipt and asserts it succeeded.
@@ -142,6 +145,45 @@ pub async fn sign(wallet: &PrivateKeySigner, message: &str) -> String {
 }
 
 impl TestApp {
+    /// Waits until `/readyz` answers 200 (the chain follower has made its first pass) and
+    /// returns the block it has followed up to.
+    pub async fn ready(&self) -> u64 {
+        eventually(Duration::from_secs(20), || async {
+            let url = format!("{}/readyz", self.url);
+            let r = self.http.get(url).send().await.ok()?;
+            if r.status() != 200 {
+                return None;
+            }
+            r.json::<Value>().await.unwrap()["followed_block"].as_u64()
+        })
+        .await
+    }
+
+    /// Waits for the chain follower to reach the chain's head, then forgets what was sent to
+    /// the chain: from here until a block is mined, the follower only polls the block number.
+    pub async fn quiet_rpc(&self) {
+        use alloy::providers::Provider;
+        let head = self.admin.get_block_number().await.unwrap();
+        self.followed(head).await;
+        self.rpc.clear();
+    }
+
+    /// The requests sent to the chain since [`TestApp::quiet_rpc`], less the follower's polls.
+    pub fn chain_requests(&self) -> Vec<Vec<String>> {
+        let poll = ["eth_blockNumber".to_string()];
+        let mut all = self.rpc.requests();
+        all.retain(|r| r.as_slice() != poll);
+        all
+    }
+
+    /// Waits until the chain follower has followed block `block`.
+    pub async fn followed(&self, block: u64) {
+        eventually(Duration::from_secs(10), || async {
+            (self.ready().await >= block).then_some(())
+        })
+        .await
+    }
+
     pub async fn nonce(&self) -> String {
         let r = self.post("/api/v1/auth/nonce", None, json!({})).await;
         assert_eq!(r.status(), 201);
@@ -242,11 +284,27 @@ impl TestApp {
         gate: Value,
         poap: Value,
     ) -> Value {
+        self.create_event_with(starts, ends, gate, poap, json!({}))
+            .await
+    }
+
+    /// Like [`TestApp::create_event`], with the top-level fields of `extra` added.
+    pub async fn create_event_with(
+        &self,
+        starts: OffsetDateTime,
+        ends: OffsetDateTime,
+        gate: Value,
+        poap: Value,
+        extra: Value,
+    ) -> Value {
         let token = self.login(&wallet(0)).await;
-        let body = json!({
+        let mut body = json!({
             "title": "Test screening", "starts_at": rfc3339(starts), "ends_at": rfc3339(ends),
             "stream": { "source": "demo" }, "gate": gate, "poap": poap,
         });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
         let r = self.post("/api/v1/events", Some(&token), body).await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
         r.json().await.unwrap()
@@ -254,16 +312,98 @@ impl TestApp {
 
     /// Creates an event behind `gate` that is live now (no POAP settings) and returns its id.
     pub async fn live_event(&self, gate: Value) -> String {
+        self.live_event_with(gate, json!({})).await
+    }
+
+    /// Like [`TestApp::live_event`], with the top-level fields of `extra` (seat settings…).
+    pub async fn live_event_with(&self, gate: Value, extra: Value) -> String {
         let now = OffsetDateTime::now_utc();
         let e = self
-            .create_event(
+            .create_event_with(
                 now - time::Duration::minutes(1),
                 now + time::Duration::hours(1),
                 gate,
                 json!({}),
+                extra,
             )
             .await;
         e["id"].as_str().unwrap().to_string()
+    }
+
+    /// Joins `id` and returns the stream token, asserting the join succeeded.
+    pub async fn stream_token(&self, id: &str, session: &str) -> String {
+        let r = self.join(id, session).await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let body: Value = r.json().await.unwrap();
+        body["stream_token"].as_str().unwrap().to_string()
+    }
+
+    /// The status of a playlist request of `id` with stream token `token`.
+    pub async fn playlist(&self, id: &str, token: &str) -> u16 {
+        let path = format!("/stream/{id}/index.m3u8?token={token}");
+        self.get(&path, None).await.status().as_u16()
+    }
+
+    /// The status of a heartbeat to `id` with stream token `token`.
+    pub async fn heartbeat(&self, id: &str, token: &str) -> u16 {
+        let path = format!("/api/v1/events/{id}/heartbeat");
+        let r = self.post(&path, Some(token), json!({})).await;
+        r.status().as_u16()
+    }
+
+    /// A provider that signs as `wallet(i)`.
+    pub fn signer(&self, i: usize) -> DynProvider {
+        deploy::signing_provider(&self.anvil.url, DEV_KEYS[i])
+            .unwrap()
+            .0
+    }
+
+    /// Sends pass `token_id` from `wallet(from)` to `to`; returns the block it was mined in.
+    pub async fn send_pass(&self, from: usize, to: Address, token_id: U256) -> u64 {
+        let signer = self.signer(from);
+        let pass =
+            marquee::chain::bindings::ScreeningPass::new(self.contracts.pass.unwrap(), &signer);
+        let sent = pass
+            .transferFrom(wallet(from).address(), to, token_id)
+            .send()
+            .await;
+        mined(sent).await.block_number.unwrap()
+    }
+
+    /// Starts a `marquee serve` process on this app's chain with database `database_url`,
+    /// listening on `port`; waits until it is ready and points this fixture's requests at it.
+    /// The process is killed when the handle is dropped.
+    pub async fn start_node(&mut self, database_url: &str, port: u16) -> tokio::process::Child {
+        let public_url = format!("http://127.0.0.1:{port}");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_marquee"))
+            .arg("serve")
+            .env("MARQUEE_CONFIG", "/dev/null")
+            .env_remove("MARQUEE_MINTER_KEY")
+            .env("MARQUEE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("MARQUEE_PUBLIC_URL", &public_url)
+            .env("MARQUEE_DATABASE_URL", database_url)
+            .env("MARQUEE_RPC_URL", self.anvil.url.to_string())
+            .env("MARQUEE_CHAIN_ID", "31337")
+            .env("MARQUEE_MULTICALL3", self.contracts.multicall3.to_string())
+            .env("MARQUEE_ORGANIZERS", wallet(0).address().to_string())
+            .env("MARQUEE_MEDIA_ROOT", root().join("media"))
+            .env("MARQUEE_CHAIN_POLL_MS", "50")
+            .env("MARQUEE_AUTH_RATE_PER_IP", "100000")
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        self.domain = format!("127.0.0.1:{port}");
+        self.url = public_url;
+        self.ready().await;
+        child
+    }
+
+    /// Mines an empty block and returns its number.
+    pub async fn mine(&self) -> u64 {
+        use alloy::providers::Provider;
+        let _: Value = self.admin.raw_request("evm_mine".into(), ()).await.unwrap();
+        self.admin.get_block_number().await.unwrap()
     }
 
     /// Creates an event behind the pass gate that ended an hour ago, with `poap` settings.
@@ -313,6 +453,12 @@ impl TestApp {
             })
             .unwrap();
         log.inner.data.tokenId
+    }
+
+    /// A gate admitting holders of the listed passes (read with `ownerOf`, no logs needed).
+    pub fn pass_gate_of(&self, ids: &[U256]) -> Value {
+        let ids: Vec<String> = ids.iter().map(U256::to_string).collect();
+        json!({ "any": [{ "type": "erc721", "contract": self.contracts.pass.unwrap().to_string(), "token_ids": ids }] })
     }
 
     pub fn pass_gate(&self) -> Value {

@@ -9,6 +9,7 @@ mod gates;
 mod helpers;
 mod journey;
 mod rpc_log;
+mod seats;
 mod siwe_vectors;
 mod stream;
 mod tokens;

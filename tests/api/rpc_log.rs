@@ -1,11 +1,12 @@
 //! A recording proxy between the app and Anvil: it forwards every JSON-RPC request and keeps
-//! what the app sent, so tests can count the app's round trips to the chain.
+//! what the app sent, so tests can count the app's round trips to the chain; it can also
+//! answer some requests with a server error, as a failing RPC provider would.
 
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -14,6 +15,8 @@ use tokio::net::TcpListener;
 #[derive(Clone, Default)]
 pub struct RpcLog {
     requests: Arc<Mutex<Vec<Vec<String>>>>,
+    /// Requests of this method to fail, and how many more.
+    failing: Arc<Mutex<Option<(String, usize)>>>,
 }
 
 impl RpcLog {
@@ -36,6 +39,11 @@ impl RpcLog {
         self.requests.lock().unwrap().clear();
     }
 
+    /// Answers the next `count` requests of `method` with 502, without forwarding them.
+    pub fn fail_next(&self, method: &str, count: usize) {
+        *self.failing.lock().unwrap() = Some((method.to_string(), count));
+    }
+
     /// The HTTP requests sent since the last [`RpcLog::clear`], each as its JSON-RPC methods.
     pub fn requests(&self) -> Vec<Vec<String>> {
         self.requests.lock().unwrap().clone()
@@ -51,7 +59,18 @@ async fn forward(
         Ok(one) => vec![method(&one)],
         Err(_) => vec!["<not JSON>".into()],
     };
-    log.requests.lock().unwrap().push(methods);
+    log.requests.lock().unwrap().push(methods.clone());
+    if let Some((method, left)) = log.failing.lock().unwrap().as_mut()
+        && *left > 0
+        && methods.contains(method)
+    {
+        *left -= 1;
+        return (
+            StatusCode::BAD_GATEWAY,
+            [(header::CONTENT_TYPE, "text/plain")],
+            Bytes::new(),
+        );
+    }
     let answer = http
         .post(&upstream)
         .header(header::CONTENT_TYPE, "application/json")

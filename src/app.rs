@@ -68,7 +68,12 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
     spawn_purge(db.clone());
     let nonces = store::nonces::Ledger::spawn(db.clone());
     let head = Arc::new(Head::default());
-    let gates = GateChecker::new(chain.clone(), settings.multicall3, Arc::clone(&head));
+    let gates = GateChecker::new(
+        chain.clone(),
+        settings.multicall3,
+        settings.delegate_registry,
+        Arc::clone(&head),
+    );
     let follower = Follower::spawn(
         db.clone(),
         chain.clone(),

@@ -65,6 +65,7 @@ async fn run_with(args: &DevArgs, anvil: &Anvil) -> Result<(), String> {
         minter_key: Some(DEV_KEYS[0].into()),
         poap_contract: Some(deployment.poap),
         multicall3: Some(deployment.multicall3),
+        delegate_registry: Some(deployment.delegate_registry),
         organizers: Some(admin.to_string()),
         ..Default::default()
     }

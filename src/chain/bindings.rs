@@ -32,6 +32,12 @@ sol!(
 );
 
 sol!(
+    #[sol(rpc)]
+    DelegateRegistry,
+    "contracts/out/DelegateRegistry.json"
+);
+
+sol!(
     SignatureValidator6492,
     "contracts/out/SignatureValidator6492.json"
 );

@@ -7,8 +7,10 @@ use alloy::signers::local::PrivateKeySigner;
 use serde::Serialize;
 use url::Url;
 
-use super::bindings::{AttendancePOAP, DemoBadge, DemoToken, Multicall3, ScreeningPass};
-use crate::config::CANONICAL_MULTICALL3;
+use super::bindings::{
+    AttendancePOAP, DelegateRegistry, DemoBadge, DemoToken, Multicall3, ScreeningPass,
+};
+use crate::config::{CANONICAL_DELEGATE_REGISTRY, CANONICAL_MULTICALL3};
 
 /// Addresses of the deployed contracts, printed as JSON by `marquee deploy`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -19,6 +21,10 @@ pub struct Deployment {
     /// Multicall3: the canonical deployment where the chain has it, else Marquee's own.
     #[serde(serialize_with = "crate::model::eip55")]
     pub multicall3: Address,
+    /// delegate.xyz v2 registry: the canonical deployment where the chain has it, else
+    /// Marquee's own with the same interface.
+    #[serde(serialize_with = "crate::model::eip55")]
+    pub delegate_registry: Address,
     /// ScreeningPass (demo ticket collection), when asked for.
     #[serde(
         skip_serializing_if = "Option::is_none",
@@ -65,7 +71,8 @@ pub fn signing_provider(rpc_url: &Url, key: &str) -> Result<(DynProvider, Addres
 }
 
 /// Deploys AttendancePOAP (tokenURI base `poap_base_uri`) administered and minted by the key's
-/// account, Multicall3 unless the chain has the canonical one, and with `demo` the demo ticket
+/// account, Multicall3 and the delegate.xyz v2 registry unless the chain has the canonical
+/// ones, and with `demo` the demo ticket
 /// collections too.
 pub async fn deploy(
     provider: &DynProvider,
@@ -81,9 +88,17 @@ pub async fn deploy(
         Ok(code) if !code.is_empty() => CANONICAL_MULTICALL3,
         _ => *Multicall3::deploy(provider).await.map_err(err)?.address(),
     };
+    let delegate_registry = match provider.get_code_at(CANONICAL_DELEGATE_REGISTRY).await {
+        Ok(code) if !code.is_empty() => CANONICAL_DELEGATE_REGISTRY,
+        _ => *DelegateRegistry::deploy(provider)
+            .await
+            .map_err(err)?
+            .address(),
+    };
     let mut out = Deployment {
         poap: *poap.address(),
         multicall3,
+        delegate_registry,
         pass: None,
         erc20: None,
         erc1155: None,
@@ -116,9 +131,16 @@ pub async fn deploy(
 
 /// Whether every contract of `d` has code on the chain (a restarted dev chain may have lost them).
 pub async fn is_live(provider: &DynProvider, d: &Deployment) -> bool {
-    for addr in [Some(d.poap), Some(d.multicall3), d.pass, d.erc20, d.erc1155]
-        .into_iter()
-        .flatten()
+    for addr in [
+        Some(d.poap),
+        Some(d.multicall3),
+        Some(d.delegate_registry),
+        d.pass,
+        d.erc20,
+        d.erc1155,
+    ]
+    .into_iter()
+    .flatten()
     {
         match provider.get_code_at(addr).await {
             Ok(code) if !code.is_empty() => {}

@@ -109,7 +109,7 @@ impl Admitter {
                 (Verdict::Admitted(t), block) => (t, block),
                 (Verdict::Refused(reasons), _) => return Err(Refusal::NotHolder(reasons)),
             };
-            let holder = req.wallet;
+            let holder = ticket.vault.unwrap_or(req.wallet);
             let grant_id = self.seat(event, &req, &ticket, holder, block).await?;
             match self.follower.moved_since(block, holder, &contracts) {
                 Some(false) => return Ok(Admission { ticket, grant_id }),

@@ -1,6 +1,7 @@
 //! Evaluation of a gate for one wallet against the chain, with the ticket that admitted it.
 
 use std::future::IntoFuture;
+use std::ops::Range;
 use std::sync::Arc;
 
 use alloy::primitives::{Address, Bytes, U256};
@@ -10,6 +11,7 @@ use alloy::sol_types::{SolCall, SolEvent};
 use serde::Serialize;
 
 use super::cache::BlockCache;
+use super::delegation;
 use super::rules::{Condition, Dec, Gate, Rule};
 use crate::chain::bindings::{IERC20, IERC721, IERC1155, Multicall3};
 use crate::chain::{Chain, Head, ReadError, read, rpc};
@@ -29,6 +31,12 @@ pub struct Ticket {
     /// The admitting token id (none for ERC-20).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_id: Option<Dec>,
+    /// The vault that holds the ticket and delegated to the viewer (delegate.xyz v2).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::model::eip55_opt"
+    )]
+    pub vault: Option<Address>,
 }
 
 /// The outcome of a gate.
@@ -45,6 +53,7 @@ pub enum Verdict {
 pub struct GateChecker {
     chain: Chain,
     multicall: Address,
+    registry: Address,
     head: Arc<Head>,
     cache: Arc<BlockCache>,
 }
@@ -64,11 +73,13 @@ enum Outcome {
 
 impl GateChecker {
     /// A checker reading through `chain`, all of a gate's reads in one call to `multicall`,
-    /// admissions cached until `head` moves past the block they were read at.
-    pub fn new(chain: Chain, multicall: Address, head: Arc<Head>) -> Self {
+    /// delegations from the delegate.xyz v2 `registry`, admissions cached until `head` moves
+    /// past the block they were read at.
+    pub fn new(chain: Chain, multicall: Address, registry: Address, head: Arc<Head>) -> Self {
         Self {
             chain,
             multicall,
+            registry,
             head,
             cache: Arc::default(),
         }
@@ -89,34 +100,62 @@ impl GateChecker {
 
     /// Like [`GateChecker::check`], always read from the chain; `Err` when it could not answer.
     ///
-    /// Every condition's reads go into one `aggregate3` call, with the block number it ran
-    /// at, so a gate costs one round trip whatever its size. Only an ERC-721 collection that
-    /// is not enumerable needs a second, for the logs that name the token the holder has.
+    /// Every condition's reads go into one `aggregate3` call, with the block number it ran at
+    /// and the delegations the wallet received, so a gate costs one round trip whatever its
+    /// size. A second is needed only to read the tickets of vaults that delegated to a wallet
+    /// the gate refuses, or the logs that name a token of a collection that cannot list them.
     pub async fn check_now(
         &self,
         gate: &Gate,
-        holder: Address,
+        wallet: Address,
     ) -> Result<(Verdict, u64), ReadError> {
-        let mut conditions = Vec::new();
-        gate.conditions(&mut conditions);
         let mut calls = Vec::new();
-        let mut spans = Vec::with_capacity(conditions.len());
-        for c in &conditions {
-            let before = calls.len();
-            plan(c, holder, &mut calls);
-            spans.push(before..calls.len());
+        let own = Plan::new(gate, wallet, &mut calls);
+        let delegations = calls.len();
+        calls.push((self.registry, delegation::incoming(wallet)));
+        let (block, answers) = self.aggregate(calls).await?;
+        let reasons = match self.decide(&own, &answers, block).await? {
+            Verdict::Admitted(t) => return Ok((Verdict::Admitted(t), block)),
+            Verdict::Refused(reasons) => reasons,
+        };
+        let vaults = delegation::vault_gates(gate, answers[delegations].as_ref());
+        if vaults.is_empty() {
+            return Ok((Verdict::Refused(reasons), block));
         }
-        let (block, results) = self.aggregate(calls).await?;
-        let mut outcomes: Vec<Outcome> = conditions
+        let mut calls = Vec::new();
+        let plans: Vec<Plan> = vaults
             .iter()
-            .zip(spans)
-            .map(|(c, span)| judge(c, holder, &results[span]))
+            .map(|(vault, g)| Plan::new(g, *vault, &mut calls))
+            .collect();
+        let (_, answers) = self.aggregate(calls).await?;
+        for plan in &plans {
+            if let Verdict::Admitted(mut ticket) = self.decide(plan, &answers, block).await? {
+                ticket.vault = Some(plan.holder);
+                return Ok((Verdict::Admitted(ticket), block));
+            }
+        }
+        Ok((Verdict::Refused(reasons), block))
+    }
+
+    /// What `plan`'s answers say, naming a held token from logs where the collection cannot.
+    async fn decide(
+        &self,
+        plan: &Plan<'_>,
+        answers: &[Answer],
+        block: u64,
+    ) -> Result<Verdict, ReadError> {
+        let holder = plan.holder;
+        let mut outcomes: Vec<Outcome> = plan
+            .conditions
+            .iter()
+            .zip(&plan.spans)
+            .map(|(c, span)| judge(c, holder, &answers[span.clone()]))
             .collect();
         // Each pass names one unnamed token or refuses its condition, so this ends.
         loop {
-            let i = match combine(gate, &outcomes, &mut 0) {
+            let i = match combine(plan.gate, &outcomes, &mut 0) {
                 Ok(i) => i,
-                Err(reasons) => return Ok((Verdict::Refused(reasons), block)),
+                Err(reasons) => return Ok(Verdict::Refused(reasons)),
             };
             outcomes[i] = match &outcomes[i] {
                 Outcome::Unnamed { contract, balance } => {
@@ -127,8 +166,8 @@ impl GateChecker {
                         )),
                     }
                 }
-                Outcome::Admitted(t) => return Ok((Verdict::Admitted(t.clone()), block)),
-                Outcome::Refused(r) => return Ok((Verdict::Refused(vec![r.clone()]), block)),
+                Outcome::Admitted(t) => return Ok(Verdict::Admitted(t.clone())),
+                Outcome::Refused(r) => return Ok(Verdict::Refused(vec![r.clone()])),
             };
         }
     }
@@ -219,6 +258,36 @@ impl GateChecker {
 
 /// One read's answer: the return data, or `None` when it reverted.
 type Answer = Option<Bytes>;
+
+/// A gate's reads for one holder, placed in a shared list of calls.
+struct Plan<'g> {
+    gate: &'g Gate,
+    holder: Address,
+    conditions: Vec<&'g Condition>,
+    /// Where each condition's answers are in the list.
+    spans: Vec<Range<usize>>,
+}
+
+impl<'g> Plan<'g> {
+    fn new(gate: &'g Gate, holder: Address, calls: &mut Vec<(Address, Bytes)>) -> Self {
+        let mut conditions = Vec::new();
+        gate.conditions(&mut conditions);
+        let spans = conditions
+            .iter()
+            .map(|c| {
+                let before = calls.len();
+                plan(c, holder, calls);
+                before..calls.len()
+            })
+            .collect();
+        Self {
+            gate,
+            holder,
+            conditions,
+            spans,
+        }
+    }
+}
 
 fn owner_of(id: U256) -> Bytes {
     IERC721::ownerOfCall { tokenId: id }.abi_encode().into()
@@ -390,6 +459,7 @@ fn admitted(kind: &'static str, contract: Address, token_id: Option<Dec>) -> Out
         kind,
         contract,
         token_id,
+        vault: None,
     })
 }
 

@@ -2,6 +2,7 @@
 
 pub mod admit;
 pub mod cache;
+pub mod delegation;
 pub mod eval;
 pub mod follow;
 pub mod rules;

@@ -87,6 +87,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut SettingsArgs)) -> TestApp {
         minter_key: Some(DEV_KEYS[0].into()),
         poap_contract: Some(contracts.poap),
         multicall3: Some(contracts.multicall3),
+        delegate_registry: Some(contracts.delegate_registry),
         organizers: Some(admin_addr.to_string()),
         media_root: Some(root().join("media")),
         auth_rate_per_ip: Some(100_000),
@@ -385,6 +386,10 @@ impl TestApp {
             .env("MARQUEE_RPC_URL", self.anvil.url.to_string())
             .env("MARQUEE_CHAIN_ID", "31337")
             .env("MARQUEE_MULTICALL3", self.contracts.multicall3.to_string())
+            .env(
+                "MARQUEE_DELEGATE_REGISTRY",
+                self.contracts.delegate_registry.to_string(),
+            )
             .env("MARQUEE_ORGANIZERS", wallet(0).address().to_string())
             .env("MARQUEE_MEDIA_ROOT", root().join("media"))
             .env("MARQUEE_CHAIN_POLL_MS", "50")

@@ -3,6 +3,7 @@
 
 mod auth;
 mod contracts;
+mod delegation;
 mod events;
 mod fuzz;
 mod gates;

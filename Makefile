@@ -29,7 +29,7 @@ test-contracts: deps ## Forge tests of the contracts (offline, through solc-js)
 test-rust: deps ## Rust unit and integration tests (real Anvil, real app over HTTP)
 	cargo test --all-targets
 
-bench: deps ## Performance figures beside their baselines (release build; section auth)
+bench: deps ## Performance figures beside their baselines (release build; sections auth, join)
 	cargo bench --bench marquee
 
 fuzz: deps ## Property tests of the SIWE parser, token checks and HTTP edge with many cases (MARQUEE_FUZZ_CASES)

@@ -5,19 +5,30 @@
 //! pure-Rust k256), token verification costs, and sign-ins per second over HTTP (nonce +
 //! login, concurrent clients) against a real `marquee serve` process with SQLite, with that
 //! process's CPU time per sign-in.
+//!
+//! join: joins per second on a fresh Anvil, warm (the viewer's admission already read in this
+//! block) and cold (every join a new gate and wallet pair, so every join reads the chain),
+//! beside the rate at which Anvil answers the same `eth_call` when asked directly, and the
+//! JSON-RPC requests per join, counted by a proxy that stays in the server's path to Anvil
+//! (so cold joins pay one extra local hop that the direct figure does not).
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use alloy::primitives::U256;
 use alloy::primitives::{Signature, eip191_hash_message};
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
 use marquee::auth::keys::KeyRing;
 use marquee::auth::tokens::{
     SESSION_AUDIENCE, STREAM_AUDIENCE, SessionClaims, StreamClaims, Tokens,
 };
+use marquee::chain::anvil::{Anvil, DEV_KEYS};
+use marquee::chain::bindings::{DelegateRegistry, DemoToken, IERC20, Multicall3};
+use marquee::chain::deploy;
 use serde_json::{Value, json};
 
 const CLIENTS: usize = 64;
@@ -39,6 +50,9 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     if wants("auth") {
         rt.block_on(auth());
+    }
+    if wants("join") {
+        rt.block_on(join());
     }
 }
 
@@ -147,6 +161,12 @@ impl Drop for Server {
 }
 
 async fn start_server() -> Server {
+    // Ordinary accounts never touch the chain.
+    start_server_with(&[("MARQUEE_RPC_URL", "http://127.0.0.1:9".into())]).await
+}
+
+/// A `marquee serve` process with fresh SQLite, rate limits lifted, and `env` on top.
+async fn start_server_with(env: &[(&str, String)]) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -163,17 +183,23 @@ async fn start_server() -> Server {
             "MARQUEE_DATABASE_URL",
             format!("sqlite://{}", dir.path().join("m.db").display()),
         )
-        // Ordinary accounts never touch the chain; one client machine must not be throttled.
-        .env("MARQUEE_RPC_URL", "http://127.0.0.1:9")
+        // One client machine must not be throttled.
         .env("MARQUEE_AUTH_RATE_PER_IP", "1000000")
         .env("MARQUEE_AUTH_RATE_GLOBAL", "1000000")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{url}/healthz")).send().await.is_err() {
+    let wait_for = if env.iter().any(|(k, _)| *k == "MARQUEE_MULTICALL3") {
+        "readyz"
+    } else {
+        "healthz"
+    };
+    while !matches!(http.get(format!("{url}/{wait_for}")).send().await, Ok(r) if r.status() == 200)
+    {
         assert!(Instant::now() < deadline, "marquee serve did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -207,12 +233,22 @@ fn cpu_time(pid: u32) -> Duration {
 }
 
 async fn sign_in(http: &reqwest::Client, url: &str, domain: &str, key: &PrivateKeySigner) -> bool {
-    let Ok(r) = http.post(format!("{url}/api/v1/auth/nonce")).send().await else {
-        return false;
-    };
-    let Ok(n) = r.json::<Value>().await else {
-        return false;
-    };
+    session(http, url, domain, key).await.is_some()
+}
+
+/// Signs in as `key` and returns the session token.
+async fn session(
+    http: &reqwest::Client,
+    url: &str,
+    domain: &str,
+    key: &PrivateKeySigner,
+) -> Option<String> {
+    let r = http
+        .post(format!("{url}/api/v1/auth/nonce"))
+        .send()
+        .await
+        .ok()?;
+    let n = r.json::<Value>().await.ok()?;
     let message = format!(
         "{domain} wants you to sign in with your Ethereum account:\n{}\n\nSign in to watch.\n\nURI: {url}\nVersion: 1\nChain ID: 31337\nNonce: {}\nIssued At: {}",
         key.address(),
@@ -221,19 +257,32 @@ async fn sign_in(http: &reqwest::Client, url: &str, domain: &str, key: &PrivateK
     );
     let sig = key.sign_message_sync(message.as_bytes()).unwrap();
     let body = json!({ "message": message, "signature": sig.to_string() });
-    matches!(
-        http.post(format!("{url}/api/v1/auth/login")).json(&body).send().await,
-        Ok(r) if r.status() == 200
-    )
+    let r = http
+        .post(format!("{url}/api/v1/auth/login"))
+        .json(&body)
+        .send()
+        .await
+        .ok()?;
+    let answer: Value = r.json().await.ok()?;
+    answer["token"].as_str().map(str::to_string)
 }
 
 /// What each client does over and over.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Load {
     /// Asks for a nonce only.
     Nonce,
     /// Signs in: nonce, then login.
     SignIn,
+    /// Client `i` joins with session `sessions[i]`: event 0 every time (warm), or the next
+    /// event each time (cold).
+    Join {
+        sessions: Arc<Vec<String>>,
+        events: Arc<Vec<String>>,
+        cold: bool,
+    },
+    /// Posts this JSON-RPC request to this URL.
+    Rpc { url: String, body: Arc<Value> },
 }
 
 /// Runs `load` from [`CLIENTS`] concurrent clients against `server`: operations per second and
@@ -245,18 +294,42 @@ async fn measure(server: &Server, load: Load, period: Duration) -> (f64, f64, u6
     let failed = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
-    for _ in 0..CLIENTS {
-        let (url, domain) = (url.clone(), domain.clone());
+    for client in 0..CLIENTS {
+        let (url, domain, load) = (url.clone(), domain.clone(), load.clone());
         let (done, failed, stop) = (done.clone(), failed.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
             let key = PrivateKeySigner::random();
+            let mut round = 0;
             while !stop.load(Ordering::Relaxed) {
-                let ok = match load {
+                let ok = match &load {
                     Load::SignIn => sign_in(&http, &url, &domain, &key).await,
                     Load::Nonce => matches!(
                         http.post(format!("{url}/api/v1/auth/nonce")).send().await,
                         Ok(r) if r.status() == 201
+                    ),
+                    Load::Join {
+                        sessions,
+                        events,
+                        cold,
+                    } => {
+                        let event = if *cold {
+                            &events[round % events.len()]
+                        } else {
+                            &events[0]
+                        };
+                        round += 1;
+                        matches!(
+                            http.post(format!("{url}/api/v1/events/{event}/join"))
+                                .bearer_auth(&sessions[client])
+                                .send()
+                                .await,
+                            Ok(r) if r.status() == 200
+                        )
+                    }
+                    Load::Rpc { url, body } => matches!(
+                        http.post(url).json(body.as_ref()).send().await,
+                        Ok(r) if r.status() == 200
                     ),
                 };
                 let counter = if ok { &done } else { &failed };
@@ -303,4 +376,194 @@ async fn logins_over_http(recovery_us: f64) {
         cpu_us - nonce_us,
         (cpu_us - nonce_us) / recovery_us
     );
+}
+
+/// Joins per second, warm and cold, beside Anvil's own `eth_call` rate.
+async fn join() {
+    println!("== join");
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let anvil_port = free_port();
+    let anvil = Anvil::spawn(&root.join("anvil"), anvil_port, &["--silent"])
+        .await
+        .expect("anvil starts");
+    let (admin, admin_addr) = deploy::signing_provider(&anvil.url, DEV_KEYS[0]).unwrap();
+    let d = deploy::deploy(&admin, admin_addr, "http://127.0.0.1/poap/", true)
+        .await
+        .unwrap();
+    let erc20 = d.erc20.unwrap();
+    let token = DemoToken::new(erc20, &admin);
+    let viewers: Vec<PrivateKeySigner> = (0..CLIENTS).map(|_| PrivateKeySigner::random()).collect();
+    for v in &viewers {
+        let sent = token.mint(v.address(), U256::from(10).pow(U256::from(24)));
+        sent.send().await.unwrap().get_receipt().await.unwrap();
+    }
+    let (rpc_url, rpc_requests) = counting_proxy(anvil.url.to_string()).await;
+    let server = start_server_with(&[
+        ("MARQUEE_RPC_URL", rpc_url),
+        ("MARQUEE_MULTICALL3", d.multicall3.to_string()),
+        ("MARQUEE_DELEGATE_REGISTRY", d.delegate_registry.to_string()),
+        ("MARQUEE_ORGANIZERS", admin_addr.to_string()),
+        (
+            "MARQUEE_MEDIA_ROOT",
+            root.join("media").display().to_string(),
+        ),
+    ])
+    .await;
+    let http = reqwest::Client::new();
+    let domain = server.url.trim_start_matches("http://").to_string();
+    let organizer = session(&http, &server.url, &domain, &DEV_KEYS[0].parse().unwrap())
+        .await
+        .unwrap();
+    // Each event's gate differs (its minimum balance), so a wallet's first join of each is cold.
+    let now = time::OffsetDateTime::now_utc();
+    let mut events = Vec::new();
+    for k in 1..=EVENTS {
+        let body = json!({
+            "title": "Bench", "stream": { "source": "demo" },
+            "starts_at": marquee::time_util::rfc3339(now - time::Duration::minutes(1)),
+            "ends_at": marquee::time_util::rfc3339(now + time::Duration::hours(1)),
+            "gate": { "any": [{ "type": "erc20", "contract": erc20.to_string(), "min_balance": k.to_string() }] },
+        });
+        let r = http
+            .post(format!("{}/api/v1/events", server.url))
+            .bearer_auth(&organizer)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let e: Value = r.json().await.unwrap();
+        events.push(e["id"].as_str().unwrap().to_string());
+    }
+    let mut sessions = Vec::new();
+    for v in &viewers {
+        sessions.push(session(&http, &server.url, &domain, v).await.unwrap());
+    }
+    let (sessions, events) = (Arc::new(sessions), Arc::new(events));
+
+    rpc_requests.store(0, Ordering::Relaxed);
+    let load = |cold| Load::Join {
+        sessions: sessions.clone(),
+        events: events.clone(),
+        cold,
+    };
+    let (warm, warm_cpu, warm_failed) = measure(&server, load(false), MEASURE).await;
+    let warm_rpc = rpc_requests.swap(0, Ordering::Relaxed);
+    let (cold, cold_cpu, cold_failed) = measure(&server, load(true), COLD_MEASURE).await;
+    let cold_rpc = rpc_requests.swap(0, Ordering::Relaxed);
+    let cold_joins = (CLIENTS * EVENTS) as f64;
+
+    // The same eth_call the gate makes, sent straight to Anvil by the same clients.
+    let multicall = Multicall3::new(d.multicall3, &admin);
+    let holder = viewers[0].address();
+    let calls = vec![
+        (d.multicall3, Multicall3::getBlockNumberCall {}.abi_encode()),
+        (
+            erc20,
+            IERC20::balanceOfCall { account: holder }.abi_encode(),
+        ),
+        (
+            d.delegate_registry,
+            DelegateRegistry::getIncomingDelegationsCall { to: holder }.abi_encode(),
+        ),
+    ];
+    let calls = calls
+        .into_iter()
+        .map(|(target, data)| Multicall3::Call3 {
+            target,
+            allowFailure: true,
+            callData: data.into(),
+        })
+        .collect();
+    let data = multicall.aggregate3(calls).calldata().clone();
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "eth_call",
+        "params": [{ "to": d.multicall3, "data": data }, "latest"] });
+    let direct = direct_rate(&server, anvil.url.to_string(), body).await;
+
+    println!(
+        "joins per second, warm ({CLIENTS} clients)      {warm:8.0} /s   (goal 2000 /s; failures {warm_failed})"
+    );
+    println!("  server CPU per warm join               {warm_cpu:8.1} µs");
+    println!(
+        "  RPC requests per warm join             {:8.3}     (the follower's block polls included)",
+        warm_rpc as f64 / (warm * (WARMUP + MEASURE).as_secs_f64()).max(1.0)
+    );
+    println!(
+        "joins per second, cold                   {cold:8.0} /s   = {:.2} × Anvil's eth_call rate (failures {cold_failed})",
+        cold / direct
+    );
+    println!("  server CPU per cold join               {cold_cpu:8.1} µs");
+    println!(
+        "  RPC requests per cold join             {:8.3}",
+        cold_rpc as f64 / (cold * (WARMUP + COLD_MEASURE).as_secs_f64()).max(1.0)
+    );
+    println!(
+        "Anvil answering that eth_call directly   {direct:8.0} /s   (baseline for cold joins)"
+    );
+    if cold * (WARMUP + COLD_MEASURE).as_secs_f64() > cold_joins {
+        println!("  (some cold joins ran out of new events and were warm: raise EVENTS)");
+    }
+    drop(anvil);
+}
+
+/// Events created for the join section: every client joins each at most once in the cold run.
+const EVENTS: usize = 400;
+/// The cold run is shorter, so that new (event, wallet) pairs last.
+const COLD_MEASURE: Duration = Duration::from_secs(4);
+
+/// Requests per second at which `url` answers `body` from [`CLIENTS`] clients.
+async fn direct_rate(server: &Server, url: String, body: Value) -> f64 {
+    let load = Load::Rpc {
+        url,
+        body: Arc::new(body),
+    };
+    measure(server, load, COLD_MEASURE).await.0
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A proxy in front of `upstream` that counts the JSON-RPC requests (batch members each) sent
+/// through it.
+async fn counting_proxy(upstream: String) -> (String, Arc<AtomicU64>) {
+    let count = Arc::new(AtomicU64::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let http = reqwest::Client::new();
+    let counter = count.clone();
+    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+        let (http, upstream, counter) = (http.clone(), upstream.clone(), counter.clone());
+        async move {
+            let n = match serde_json::from_slice::<Value>(&body) {
+                Ok(Value::Array(batch)) => batch.len() as u64,
+                _ => 1,
+            };
+            counter.fetch_add(n, Ordering::Relaxed);
+            let answer = http
+                .post(&upstream)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            match answer {
+                Ok(a) => (
+                    axum::http::StatusCode::OK,
+                    [("content-type", "application/json")],
+                    a.bytes().await.unwrap_or_default(),
+                ),
+                Err(_) => (
+                    axum::http::StatusCode::BAD_GATEWAY,
+                    [("content-type", "application/json")],
+                    axum::body::Bytes::new(),
+                ),
+            }
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, count)
 }

@@ -23,7 +23,15 @@ pub struct Revocations {
 impl Revocations {
     /// Whether session or grant `id` is revoked (no I/O).
     pub fn is_revoked(&self, id: &str) -> bool {
-        self.revoked.read().map(|s| s.contains(id)).unwrap_or(true)
+        self.any_revoked(&[id])
+    }
+
+    /// Whether any of `ids` is revoked, under one lock (a stream token's session and grant).
+    pub fn any_revoked(&self, ids: &[&str]) -> bool {
+        self.revoked
+            .read()
+            .map(|s| ids.iter().any(|id| s.contains(*id)))
+            .unwrap_or(true)
     }
 
     /// Adds a revoked session or grant.

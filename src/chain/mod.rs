@@ -85,52 +85,38 @@ impl Head {
 
 /// Runs one contract read with a deadline per attempt and bounded retries, and classifies its
 /// failure: a revert is an answer and is not retried.
-pub async fn read<T, Fut>(mut call: impl FnMut() -> Fut) -> Result<T, ReadError>
+pub async fn read<T, Fut>(call: impl FnMut() -> Fut) -> Result<T, ReadError>
 where
     Fut: Future<Output = Result<T, alloy::contract::Error>>,
 {
-    retry(|| {
-        let attempt = call();
-        async move {
-            match tokio::time::timeout(ATTEMPT_TIMEOUT, attempt).await {
-                Err(_) => Err(ReadError::Unavailable),
-                Ok(Ok(v)) => Ok(v),
-                Ok(Err(e)) => Err(classify(&e)),
-            }
-        }
-    })
-    .await
+    retrying(call, classify).await
 }
 
 /// Runs one plain JSON-RPC request like [`read`]; any failure counts as unavailable.
-pub async fn rpc<T, E, Fut>(mut call: impl FnMut() -> Fut) -> Result<T, ReadError>
+pub async fn rpc<T, E, Fut>(call: impl FnMut() -> Fut) -> Result<T, ReadError>
 where
     Fut: Future<Output = Result<T, E>>,
 {
-    retry(|| {
-        let attempt = call();
-        async move {
-            match tokio::time::timeout(ATTEMPT_TIMEOUT, attempt).await {
-                Ok(Ok(v)) => Ok(v),
-                _ => Err(ReadError::Unavailable),
-            }
-        }
-    })
-    .await
+    retrying(call, |_| ReadError::Unavailable).await
 }
 
-async fn retry<T, Fut>(mut attempt: impl FnMut() -> Fut) -> Result<T, ReadError>
+async fn retrying<T, E, Fut>(
+    mut call: impl FnMut() -> Fut,
+    classify: impl Fn(&E) -> ReadError,
+) -> Result<T, ReadError>
 where
-    Fut: Future<Output = Result<T, ReadError>>,
+    Fut: Future<Output = Result<T, E>>,
 {
     let mut pauses = BACKOFF.iter();
     loop {
-        match attempt().await {
-            Err(ReadError::Unavailable) => match pauses.next() {
-                Some(pause) => tokio::time::sleep(*pause).await,
-                None => return Err(ReadError::Unavailable),
-            },
-            done => return done,
+        let failure = match tokio::time::timeout(ATTEMPT_TIMEOUT, call()).await {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => classify(&e),
+            Err(_) => ReadError::Unavailable,
+        };
+        match (failure, pauses.next()) {
+            (ReadError::Unavailable, Some(pause)) => tokio::time::sleep(*pause).await,
+            (failure, _) => return Err(failure),
         }
     }
 }

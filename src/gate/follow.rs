@@ -208,10 +208,8 @@ impl Follower {
             }
             Err(_) => Vec::new(),
         };
-        for id in store::grants::events_with_live_grants(&self.db, now).await? {
-            if let Some(event) = store::events::get(&self.db, &id).await? {
-                contracts.extend(event.spec.gate.contracts());
-            }
+        for event in store::events::with_live_grants(&self.db, now).await? {
+            contracts.extend(event.spec.gate.contracts());
         }
         contracts.sort_unstable();
         contracts.dedup();
@@ -271,8 +269,11 @@ impl Follower {
         let now = now_ms();
         for (holder, sent) in by_holder {
             for g in store::grants::live_of_holder(&self.db, &holder.to_string(), now).await? {
-                let after: Vec<&&Transfer> =
-                    sent.iter().filter(|t| t.block > g.block as u64).collect();
+                let after: Vec<&Transfer> = sent
+                    .iter()
+                    .copied()
+                    .filter(|t| t.block > g.block as u64)
+                    .collect();
                 if after.is_empty() {
                     continue;
                 }
@@ -296,7 +297,7 @@ impl Follower {
     async fn still_refused(
         &self,
         g: &store::grants::LiveGrant,
-        sent: &[&&Transfer],
+        sent: &[&Transfer],
     ) -> Result<bool, FollowError> {
         let Some(event) = store::events::get(&self.db, &g.event_id).await? else {
             return Ok(false);

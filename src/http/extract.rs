@@ -170,7 +170,7 @@ impl StreamToken {
         if claims.evt != event_id {
             return Err(ApiError::forbidden("the stream token is for another event"));
         }
-        if state.revocations.is_revoked(&claims.sid) || state.revocations.is_revoked(&claims.gid) {
+        if state.revocations.any_revoked(&[&claims.sid, &claims.gid]) {
             return Err(ApiError::forbidden("the stream token has been revoked"));
         }
         Ok(claims)

@@ -54,12 +54,11 @@ async fn join(
     }
     let ttl = Duration::try_from(state.settings.stream_token_ttl).unwrap_or(Duration::minutes(5));
     let exp = (now + ttl).unix_timestamp().min(session.claims.exp);
-    let lease = Duration::try_from(state.settings.seat_lease).unwrap_or(Duration::seconds(45));
     let request = Request {
         wallet: session.address,
         session_id: &session.claims.sid,
         now: to_ms(now),
-        lease_until: to_ms(now + lease),
+        lease_until: lease_until(&state, to_ms(now)),
         expires_at: exp * 1000,
     };
     let admission = state
@@ -103,6 +102,11 @@ async fn join(
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
+/// When a seat taken or renewed at `now` (ms) lapses without another heartbeat.
+fn lease_until(state: &AppState, now: i64) -> i64 {
+    now + state.settings.seat_lease.as_millis() as i64
+}
+
 fn refusal(r: Refusal, wallet: Address, event: &Event) -> ApiError {
     match r {
         Refusal::NotHolder(reasons) => ApiError::new(
@@ -137,8 +141,7 @@ async fn heartbeat(
 ) -> ApiResult<Json<Value>> {
     let claims = token.authorize(&state, &id)?;
     let event = load(&state, &id).await?;
-    let lease_until = now_ms() + state.settings.seat_lease.as_millis() as i64;
-    if !store::grants::renew(&state.db, &claims.gid, lease_until).await? {
+    if !store::grants::renew(&state.db, &claims.gid, lease_until(&state, now_ms())).await? {
         return Err(ApiError::forbidden("the stream token has been revoked"));
     }
     let watched_ms = store::attendance::beat(

@@ -84,6 +84,18 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<Event>, sqlx::Error> {
     row.map(to_event).transpose()
 }
 
+/// Events that have live grants (whose tickets' transfers matter).
+pub async fn with_live_grants(db: &Db, now: i64) -> Result<Vec<Event>, sqlx::Error> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT event_id, organizer, body FROM event WHERE event_id IN \
+           (SELECT event_id FROM grant_ WHERE revoked_at IS NULL AND expires_at > ?)",
+    )
+    .bind(now)
+    .fetch_all(db)
+    .await?;
+    rows.into_iter().map(to_event).collect()
+}
+
 /// Events in order of start, at most `limit`.
 pub async fn list(db: &Db, limit: i64) -> Result<Vec<Event>, sqlx::Error> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(

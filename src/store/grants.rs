@@ -1,7 +1,5 @@
 //! Stream access granted by joins: seat leases, their renewal, and their revocation.
 
-use sqlx::Sqlite;
-
 use super::Db;
 
 /// A grant about to be made by a join.
@@ -150,7 +148,7 @@ pub async fn acquire(
             let own = live.iter().find(|(_, wallet)| wallet == g.wallet);
             match own {
                 Some((id, _)) if seats.takeover && live.len() == seats.max as usize => {
-                    revoke_in(&mut tx, id, now, "taken over").await?;
+                    revoke(&mut *tx, id, now, "taken over").await?;
                     cut.push(id.clone());
                 }
                 _ => return Ok(Seating::InUse),
@@ -183,23 +181,6 @@ pub async fn acquire(
     })
 }
 
-async fn revoke_in(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
-    id: &str,
-    now: i64,
-    reason: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE grant_ SET revoked_at = ?, reason = ? WHERE grant_id = ? AND revoked_at IS NULL",
-    )
-    .bind(now)
-    .bind(reason)
-    .bind(id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// Extends the lease of live grant `grant_id` to `until`; false when it is revoked or unknown.
 pub async fn renew(db: &Db, grant_id: &str, until: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
@@ -214,7 +195,12 @@ pub async fn renew(db: &Db, grant_id: &str, until: i64) -> Result<bool, sqlx::Er
 }
 
 /// Revokes grant `grant_id` (if live) for `reason`.
-pub async fn revoke(db: &Db, grant_id: &str, now: i64, reason: &str) -> Result<(), sqlx::Error> {
+pub async fn revoke<'e>(
+    db: impl sqlx::SqliteExecutor<'e>,
+    grant_id: &str,
+    now: i64,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE grant_ SET revoked_at = ?, reason = ? WHERE grant_id = ? AND revoked_at IS NULL",
     )
@@ -237,16 +223,6 @@ pub async fn live_of_holder(
          WHERE holder = ? AND revoked_at IS NULL AND expires_at > ?",
     )
     .bind(holder)
-    .bind(now)
-    .fetch_all(db)
-    .await
-}
-
-/// Ids of the events that have live grants.
-pub async fn events_with_live_grants(db: &Db, now: i64) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT DISTINCT event_id FROM grant_ WHERE revoked_at IS NULL AND expires_at > ?",
-    )
     .bind(now)
     .fetch_all(db)
     .await

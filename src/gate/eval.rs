@@ -12,12 +12,15 @@ use serde::Serialize;
 
 use super::cache::BlockCache;
 use super::delegation;
+use super::index::TokenIndex;
 use super::rules::{Condition, Dec, Gate, Rule};
 use crate::chain::bindings::{IERC20, IERC721, IERC1155, Multicall3};
 use crate::chain::{Chain, Head, ReadError, read, rpc};
 
 /// How many past incoming transfers are checked to name a held token of a non-enumerable collection.
 const MAX_LOG_CANDIDATES: usize = 64;
+/// How many of a holder's indexed tokens a gate's one call asks the owner of.
+const MAX_INDEX_CANDIDATES: usize = 4;
 
 /// What admitted a viewer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,6 +59,7 @@ pub struct GateChecker {
     registry: Address,
     head: Arc<Head>,
     cache: Arc<BlockCache>,
+    index: Arc<TokenIndex>,
 }
 
 /// What one condition's reads said.
@@ -82,7 +86,13 @@ impl GateChecker {
             registry,
             head,
             cache: Arc::default(),
+            index: Arc::default(),
         }
+    }
+
+    /// The token index that names candidate tickets of collections that cannot list them.
+    pub fn index(&self) -> &TokenIndex {
+        &self.index
     }
 
     /// Whether `holder` satisfies `gate` at the newest block, and that block's number; an
@@ -103,14 +113,15 @@ impl GateChecker {
     /// Every condition's reads go into one `aggregate3` call, with the block number it ran at
     /// and the delegations the wallet received, so a gate costs one round trip whatever its
     /// size. A second is needed only to read the tickets of vaults that delegated to a wallet
-    /// the gate refuses, or the logs that name a token of a collection that cannot list them.
+    /// the gate refuses, or the logs that name a token of a collection that cannot list them
+    /// when the token index has no candidate of the holder's.
     pub async fn check_now(
         &self,
         gate: &Gate,
         wallet: Address,
     ) -> Result<(Verdict, u64), ReadError> {
         let mut calls = Vec::new();
-        let own = Plan::new(gate, wallet, &mut calls);
+        let own = Plan::new(gate, wallet, &self.index, &mut calls);
         let delegations = calls.len();
         calls.push((self.registry, delegation::incoming(wallet)));
         let (block, answers) = self.aggregate(calls).await?;
@@ -125,7 +136,7 @@ impl GateChecker {
         let mut calls = Vec::new();
         let plans: Vec<Plan> = vaults
             .iter()
-            .map(|(vault, g)| Plan::new(g, *vault, &mut calls))
+            .map(|(vault, g)| Plan::new(g, *vault, &self.index, &mut calls))
             .collect();
         let (_, answers) = self.aggregate(calls).await?;
         for plan in &plans {
@@ -149,7 +160,8 @@ impl GateChecker {
             .conditions
             .iter()
             .zip(&plan.spans)
-            .map(|(c, span)| judge(c, holder, &answers[span.clone()]))
+            .zip(&plan.candidates)
+            .map(|((c, span), ids)| judge(c, holder, &answers[span.clone()], ids))
             .collect();
         // Each pass names one unnamed token or refuses its condition, so this ends.
         loop {
@@ -266,17 +278,35 @@ struct Plan<'g> {
     conditions: Vec<&'g Condition>,
     /// Where each condition's answers are in the list.
     spans: Vec<Range<usize>>,
+    /// Each condition's indexed token ids of the holder, whose owners are read.
+    candidates: Vec<Vec<U256>>,
 }
 
 impl<'g> Plan<'g> {
-    fn new(gate: &'g Gate, holder: Address, calls: &mut Vec<(Address, Bytes)>) -> Self {
+    fn new(
+        gate: &'g Gate,
+        holder: Address,
+        index: &TokenIndex,
+        calls: &mut Vec<(Address, Bytes)>,
+    ) -> Self {
         let mut conditions = Vec::new();
         gate.conditions(&mut conditions);
+        let candidates: Vec<Vec<U256>> = conditions
+            .iter()
+            .map(|c| match c {
+                Condition::Erc721 {
+                    contract,
+                    token_ids: None,
+                } => index.candidates(*contract, holder, MAX_INDEX_CANDIDATES),
+                _ => Vec::new(),
+            })
+            .collect();
         let spans = conditions
             .iter()
-            .map(|c| {
+            .zip(&candidates)
+            .map(|(c, ids)| {
                 let before = calls.len();
-                plan(c, holder, calls);
+                plan(c, holder, ids, calls);
                 before..calls.len()
             })
             .collect();
@@ -285,6 +315,7 @@ impl<'g> Plan<'g> {
             holder,
             conditions,
             spans,
+            candidates,
         }
     }
 }
@@ -305,8 +336,8 @@ fn decode_balance(answer: &Answer) -> U256 {
         .unwrap_or_default()
 }
 
-/// The reads that decide condition `c` for `holder`.
-fn plan(c: &Condition, holder: Address, calls: &mut Vec<(Address, Bytes)>) {
+/// The reads that decide condition `c` for `holder`, with the owners of `candidates`.
+fn plan(c: &Condition, holder: Address, candidates: &[U256], calls: &mut Vec<(Address, Bytes)>) {
     match c {
         Condition::Erc721 {
             contract,
@@ -324,6 +355,7 @@ fn plan(c: &Condition, holder: Address, calls: &mut Vec<(Address, Bytes)>) {
             };
             calls.push((*contract, balance.abi_encode().into()));
             calls.push((*contract, first.abi_encode().into()));
+            calls.extend(candidates.iter().map(|id| (*contract, owner_of(*id))));
         }
         Condition::Erc1155 {
             contract, token_id, ..
@@ -342,7 +374,7 @@ fn plan(c: &Condition, holder: Address, calls: &mut Vec<(Address, Bytes)>) {
 }
 
 /// What the answers to `plan`'s reads say of condition `c` for `holder`.
-fn judge(c: &Condition, holder: Address, answers: &[Answer]) -> Outcome {
+fn judge(c: &Condition, holder: Address, answers: &[Answer], candidates: &[U256]) -> Outcome {
     match c {
         Condition::Erc721 {
             contract,
@@ -371,10 +403,17 @@ fn judge(c: &Condition, holder: Address, answers: &[Answer]) -> Outcome {
             if balance.is_zero() {
                 refused(format!("holds 0 of {contract} (ERC-721); needs 1"))
             } else {
-                let first = answers[1]
+                let listed = answers[1]
                     .as_ref()
                     .and_then(|a| IERC721::tokenOfOwnerByIndexCall::abi_decode_returns(a).ok());
-                match first {
+                let indexed = || {
+                    candidates
+                        .iter()
+                        .zip(&answers[2..])
+                        .find(|(_, a)| decode_owner(a.as_ref()) == Some(holder))
+                        .map(|(id, _)| *id)
+                };
+                match listed.or_else(indexed) {
                     Some(id) => admitted("erc721", *contract, Some(Dec(id))),
                     None => Outcome::Unnamed {
                         contract: *contract,

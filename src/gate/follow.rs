@@ -3,6 +3,7 @@
 //! holder. Progress is kept in the database, so a restarted node resumes where it stopped.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
 
 use super::eval::{GateChecker, Verdict};
+use super::rules::Condition;
 use crate::auth::revocation::Revocations;
 use crate::chain::bindings::{IERC721, IERC1155};
 use crate::chain::{Chain, Head, ReadError, rpc};
@@ -26,6 +28,14 @@ const MAX_RANGE: u64 = 1_000;
 const KEEP_BLOCKS: u64 = 256;
 /// How long a gate's contracts stay followed after its last join, grant or not.
 const JOINED_TTL_MS: i64 = 10 * 60 * 1000;
+/// How often the collections to index are read from the events when no change was announced
+/// (another node's, or an event that ended).
+const INDEX_REFRESH_MS: i64 = 30_000;
+/// Most `eth_getLogs` requests that reading one collection's history may take, halving the
+/// block range each time the node refuses one.
+const MAX_HISTORY_REQUESTS: usize = 64;
+/// How long one request for a collection's history may take.
+const HISTORY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A token leaving its holder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +75,15 @@ pub struct Follower {
     poll: Duration,
     recent: Mutex<Recent>,
     joined: Mutex<HashMap<Address, i64>>,
+    indexed: Mutex<Indexed>,
+    gates_changed: AtomicBool,
+}
+
+/// The collections that the token index keeps, as last read from the events.
+#[derive(Debug, Default)]
+struct Indexed {
+    wanted: Vec<Address>,
+    read_at: i64,
 }
 
 /// Transfers of the last followed blocks.
@@ -94,6 +113,8 @@ impl Follower {
             poll,
             recent: Mutex::default(),
             joined: Mutex::default(),
+            indexed: Mutex::default(),
+            gates_changed: AtomicBool::new(true),
         });
         tokio::spawn(Arc::clone(&me).run());
         me
@@ -118,6 +139,12 @@ impl Follower {
                 joined.insert(*c, now);
             }
         }
+    }
+
+    /// Announces that an event's gate was created, changed or deleted: the next pass reads
+    /// which collections to index.
+    pub fn gates_changed(&self) {
+        self.gates_changed.store(true, Ordering::Release);
     }
 
     /// Whether `holder` sent a token of `contracts` after `block`, among the blocks followed so
@@ -177,7 +204,12 @@ impl Follower {
                     transfers: VecDeque::new(),
                 };
             }
+            if reset {
+                self.gates.index().retain(&[]);
+                self.gates_changed();
+            }
         }
+        self.sync_index(last).await?;
         let mut from = last + 1;
         while from <= head {
             let to = head.min(from + MAX_RANGE - 1);
@@ -211,6 +243,9 @@ impl Follower {
         for event in store::events::with_live_grants(&self.db, now).await? {
             contracts.extend(event.spec.gate.contracts());
         }
+        if let Ok(indexed) = self.indexed.lock() {
+            contracts.extend(&indexed.wanted);
+        }
         contracts.sort_unstable();
         contracts.dedup();
         Ok(contracts)
@@ -233,9 +268,105 @@ impl Follower {
             .from_block(from)
             .to_block(to);
         let logs = rpc(|| self.chain.provider.get_logs(&filter)).await?;
+        self.gates.index().apply(&logs);
         let mut out = Vec::new();
         for log in &logs {
             decode(log, &mut out);
+        }
+        Ok(out)
+    }
+
+    /// Reads, when due, which collections the token index must keep (the "any token" ERC-721
+    /// conditions of events not yet ended), and indexes the new ones from their history up to
+    /// block `last`, from which on the passes follow them.
+    async fn sync_index(&self, last: u64) -> Result<(), FollowError> {
+        let now = now_ms();
+        let due = self.gates_changed.swap(false, Ordering::AcqRel)
+            || self
+                .indexed
+                .lock()
+                .is_ok_and(|i| now - i.read_at >= INDEX_REFRESH_MS);
+        if !due {
+            return Ok(());
+        }
+        let events = match store::events::not_ended(&self.db, now).await {
+            Ok(events) => events,
+            Err(e) => {
+                self.gates_changed();
+                return Err(e.into());
+            }
+        };
+        let mut wanted = Vec::new();
+        for event in &events {
+            let mut conditions = Vec::new();
+            event.spec.gate.conditions(&mut conditions);
+            for c in conditions {
+                if let Condition::Erc721 {
+                    contract,
+                    token_ids: None,
+                } = c
+                {
+                    wanted.push(*contract);
+                }
+            }
+        }
+        wanted.sort_unstable();
+        wanted.dedup();
+        let index = self.gates.index();
+        index.retain(&wanted);
+        for &contract in &wanted {
+            if index.contains(contract) {
+                continue;
+            }
+            match self.history(contract, last).await {
+                Ok(logs) => {
+                    index.insert(contract, &logs);
+                    tracing::info!(%contract, transfers = logs.len(), block = last, "collection indexed");
+                }
+                // Joins name its tokens from logs meanwhile; tried again at the next refresh.
+                Err(e) => {
+                    tracing::warn!(%contract, error = ?e, "could not read the collection's transfers")
+                }
+            }
+        }
+        // Only what is indexed is followed: a collection left out would go stale unnoticed.
+        wanted.retain(|c| index.contains(*c));
+        if let Ok(mut indexed) = self.indexed.lock() {
+            *indexed = Indexed {
+                wanted,
+                read_at: now,
+            };
+        }
+        Ok(())
+    }
+
+    /// Every ERC-721 `Transfer` of `contract` up to block `to`, oldest first. A node that
+    /// refuses a range (too many blocks or results) is asked for its halves.
+    async fn history(&self, contract: Address, to: u64) -> Result<Vec<Log>, ReadError> {
+        let mut out = Vec::new();
+        let mut ranges = vec![(0, to)];
+        let mut requests = 0;
+        while let Some((a, b)) = ranges.pop() {
+            requests += 1;
+            if requests > MAX_HISTORY_REQUESTS {
+                return Err(ReadError::Unavailable);
+            }
+            let filter = Filter::new()
+                .address(contract)
+                .event_signature(IERC721::Transfer::SIGNATURE_HASH)
+                .from_block(a)
+                .to_block(b);
+            match tokio::time::timeout(HISTORY_TIMEOUT, self.chain.provider.get_logs(&filter)).await
+            {
+                Ok(Ok(logs)) => out.extend(logs),
+                // The lower half is pushed last so that it is read first: logs stay in order.
+                _ if a < b => {
+                    let mid = a + (b - a) / 2;
+                    ranges.push((mid + 1, b));
+                    ranges.push((a, mid));
+                }
+                _ => return Err(ReadError::Unavailable),
+            }
         }
         Ok(out)
     }

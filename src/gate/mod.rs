@@ -5,6 +5,7 @@ pub mod cache;
 pub mod delegation;
 pub mod eval;
 pub mod follow;
+pub mod index;
 pub mod rules;
 
 pub use eval::{GateChecker, Ticket, Verdict};

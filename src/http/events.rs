@@ -46,6 +46,7 @@ async fn create(
         spec,
     };
     store::events::insert(&state.db, &event, now_ms()).await?;
+    state.admitter.follower().gates_changed();
     Ok((StatusCode::CREATED, Json(event)))
 }
 
@@ -79,6 +80,7 @@ async fn update(
             "the event changed meanwhile; read it again and retry",
         ));
     }
+    state.admitter.follower().gates_changed();
     Ok(Json(updated))
 }
 
@@ -91,7 +93,10 @@ async fn remove(
 ) -> ApiResult<StatusCode> {
     owned(&state, &id, &session).await?;
     match store::events::delete_unclaimed(&state.db, &id).await? {
-        store::events::Deleted::Yes => Ok(StatusCode::NO_CONTENT),
+        store::events::Deleted::Yes => {
+            state.admitter.follower().gates_changed();
+            Ok(StatusCode::NO_CONTENT)
+        }
         store::events::Deleted::Gone => Err(not_found(&id)),
         store::events::Deleted::Claimed(n) => Err(ApiError::conflict(format!(
             "{n} attendance token(s) were claimed for this event; it stays so that their metadata does"

@@ -96,6 +96,16 @@ pub async fn with_live_grants(db: &Db, now: i64) -> Result<Vec<Event>, sqlx::Err
     rows.into_iter().map(to_event).collect()
 }
 
+/// Events that have not ended by `now`.
+pub async fn not_ended(db: &Db, now: i64) -> Result<Vec<Event>, sqlx::Error> {
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT event_id, organizer, body FROM event WHERE ends_at > ?")
+            .bind(now)
+            .fetch_all(db)
+            .await?;
+    rows.into_iter().map(to_event).collect()
+}
+
 /// Events in order of start, at most `limit`.
 pub async fn list(db: &Db, limit: i64) -> Result<Vec<Event>, sqlx::Error> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(

@@ -181,6 +181,48 @@ async fn a_cold_join_is_one_round_trip_to_the_chain() {
     assert_eq!(app.chain_requests(), [["eth_call"]], "no log lookup");
 }
 
+/// A collection that cannot list a holder's tokens (OpenZeppelin's default) costs one round
+/// trip too: the follower indexes its transfers, from its history on the event's creation and
+/// from each followed block after, and the join reads the owner of the holder's indexed tokens
+/// in its one call.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_collection_that_cannot_list_tokens_is_indexed_from_its_transfers() {
+    let app = spawn_app().await;
+    let early = app.mint_pass(wallet(1).address()).await;
+    let id = app.live_event(app.pass_gate()).await;
+    let (one, two, three) = (
+        app.login(&wallet(1)).await,
+        app.login(&wallet(2)).await,
+        app.login(&wallet(3)).await,
+    );
+    app.quiet_rpc().await;
+    let join: Value = app.join(&id, &one).await.json().await.unwrap();
+    assert_eq!(join["ticket"]["token_id"], early.to_string(), "{join}");
+    assert_eq!(
+        app.chain_requests(),
+        [["eth_call"]],
+        "minted before the event"
+    );
+
+    let late = app.mint_pass(wallet(2).address()).await;
+    app.quiet_rpc().await;
+    let join: Value = app.join(&id, &two).await.json().await.unwrap();
+    assert_eq!(join["ticket"]["token_id"], late.to_string(), "{join}");
+    assert_eq!(app.chain_requests(), [["eth_call"]], "minted after");
+
+    app.send_pass(1, wallet(3).address(), early).await;
+    app.quiet_rpc().await;
+    let join: Value = app.join(&id, &three).await.json().await.unwrap();
+    assert_eq!(join["ticket"]["token_id"], early.to_string(), "{join}");
+    let r = app.join(&id, &one).await;
+    assert_problem(r, 403, "not_holder").await;
+    assert_eq!(
+        app.chain_requests(),
+        [["eth_call"], ["eth_call"]],
+        "passed on: one call for the new holder, one for the old"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admission_is_read_once_per_block() {
     let app = spawn_app().await;

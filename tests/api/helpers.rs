@@ -160,12 +160,12 @@ impl TestApp {
         .await
     }
 
-    /// Waits for the chain follower to reach the chain's head, then forgets what was sent to
-    /// the chain: from here until a block is mined, the follower only polls the block number.
+    /// Mines a block and waits for the chain follower to follow it, in a pass that began after
+    /// everything done so far (so a new event's collection is indexed), then forgets what was
+    /// sent to the chain: from here until a block is mined, the follower only polls the head.
     pub async fn quiet_rpc(&self) {
-        use alloy::providers::Provider;
-        let head = self.admin.get_block_number().await.unwrap();
-        self.followed(head).await;
+        let block = self.mine().await;
+        self.followed(block).await;
         self.rpc.clear();
     }
 

@@ -247,8 +247,13 @@ async fn session(
         .post(format!("{url}/api/v1/auth/nonce"))
         .send()
         .await
+        .map_err(|e| eprintln!("nonce: {e:?}"))
         .ok()?;
-    let n = r.json::<Value>().await.ok()?;
+    let n = r
+        .json::<Value>()
+        .await
+        .map_err(|e| eprintln!("nonce body: {e:?}"))
+        .ok()?;
     let message = format!(
         "{domain} wants you to sign in with your Ethereum account:\n{}\n\nSign in to watch.\n\nURI: {url}\nVersion: 1\nChain ID: 31337\nNonce: {}\nIssued At: {}",
         key.address(),

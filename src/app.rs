@@ -87,6 +87,7 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
         admitter: Admitter::new(db.clone(), gates, follower, Arc::clone(&revocations)),
         settings,
         db,
+        events: Default::default(),
         tokens,
         revocations,
         chain,

@@ -149,14 +149,11 @@ impl Admitter {
             lease_until: req.lease_until,
             expires_at: req.expires_at,
         };
-        match store::grants::acquire(&self.db, &new, seats, req.now).await? {
-            Seating::Seated { grant_id, cut } => {
-                for id in cut {
-                    self.revocations.insert(id);
-                }
-                Ok(grant_id)
-            }
-            Seating::InUse => Err(Refusal::InUse(ticket.clone())),
+        let Seating { grant_id, cut } =
+            store::grants::acquire(&self.db, &new, seats, req.now).await?;
+        for id in cut {
+            self.revocations.insert(id);
         }
+        grant_id.ok_or_else(|| Refusal::InUse(ticket.clone()))
     }
 }

@@ -1,5 +1,7 @@
 //! Events: organizers create, update and delete their own; anyone lists and reads them.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -80,6 +82,7 @@ async fn update(
             "the event changed meanwhile; read it again and retry",
         ));
     }
+    state.events.forget(&id);
     state.admitter.follower().gates_changed();
     Ok(Json(updated))
 }
@@ -94,6 +97,7 @@ async fn remove(
     owned(&state, &id, &session).await?;
     match store::events::delete_unclaimed(&state.db, &id).await? {
         store::events::Deleted::Yes => {
+            state.events.forget(&id);
             state.admitter.follower().gates_changed();
             Ok(StatusCode::NO_CONTENT)
         }
@@ -110,19 +114,25 @@ async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
 }
 
 async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Event>> {
-    load(&state, &id).await.map(Json)
+    let event = load(&state, &id).await?;
+    Ok(Json(Event::clone(&event)))
 }
 
-/// The event `id`, or 404.
-pub(super) async fn load(state: &AppState, id: &str) -> ApiResult<Event> {
-    store::events::get(&state.db, id)
+/// The event `id`, or 404 (as read within the last second).
+pub(super) async fn load(state: &AppState, id: &str) -> ApiResult<Arc<Event>> {
+    state
+        .events
+        .get(&state.db, id, now_ms())
         .await?
         .ok_or_else(|| not_found(id))
 }
 
-/// The event `id` if `session` owns it: 404 when there is none, 403 when another owns it.
+/// The event `id` as stored now, if `session` owns it: 404 when there is none, 403 when
+/// another owns it.
 async fn owned(state: &AppState, id: &str, session: &Session) -> ApiResult<Event> {
-    let event = load(state, id).await?;
+    let event = store::events::get(&state.db, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
     if event.organizer != session.address {
         return Err(ApiError::forbidden(format!(
             "event {id:?} belongs to {}, not to {}",

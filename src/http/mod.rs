@@ -35,6 +35,8 @@ pub struct Shared {
     pub settings: Settings,
     /// Database.
     pub db: Db,
+    /// Events read lately.
+    pub events: crate::store::events::Cache,
     /// Session and stream tokens.
     pub tokens: Tokens,
     /// Used sign-in nonces, recorded in batches.

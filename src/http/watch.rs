@@ -78,13 +78,6 @@ async fn join(
         exp,
     };
     let token = state.tokens.sign_stream(&claims);
-    store::attendance::joined(
-        &state.db,
-        &event.id,
-        &session.address.to_string(),
-        to_ms(now),
-    )
-    .await?;
     let path = format!("/stream/{}/", event.id);
     let cookie = set_cookie(
         &state,

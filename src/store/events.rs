@@ -1,9 +1,55 @@
 //! Events: stored as the validated spec (JSON) beside the columns that queries need.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use crate::model::{Event, EventSpec};
 use crate::time_util::to_ms;
 
 use super::Db;
+
+/// How long a node answers from its copy of an event before reading it again: another node's
+/// change reaches it within this.
+const CACHE_TTL_MS: i64 = 1_000;
+
+/// Events read lately, so that joins, heartbeats and stream requests do not each read the
+/// database; this node's own changes drop its copy at once.
+#[derive(Debug, Default)]
+pub struct Cache {
+    entries: RwLock<HashMap<String, (Arc<Event>, i64)>>,
+}
+
+impl Cache {
+    /// Event `id` as stored at most [`CACHE_TTL_MS`] before `now` (ms).
+    pub async fn get(
+        &self,
+        db: &Db,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<Arc<Event>>, sqlx::Error> {
+        if let Ok(entries) = self.entries.read()
+            && let Some((event, at)) = entries.get(id)
+            && now - at < CACHE_TTL_MS
+        {
+            return Ok(Some(Arc::clone(event)));
+        }
+        let event = get(db, id).await?.map(Arc::new);
+        if let Ok(mut entries) = self.entries.write() {
+            match &event {
+                Some(e) => entries.insert(id.to_string(), (Arc::clone(e), now)),
+                None => entries.remove(id),
+            };
+        }
+        Ok(event)
+    }
+
+    /// Drops the copy of event `id`, changed or deleted by this node.
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.remove(id);
+        }
+    }
+}
 
 /// Inserts `event`, created at `now` (Unix ms).
 pub async fn insert(db: &Db, event: &Event, now: i64) -> Result<(), sqlx::Error> {

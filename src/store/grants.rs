@@ -1,6 +1,9 @@
 //! Stream access granted by joins: seat leases, their renewal, and their revocation.
 
+use std::sync::LazyLock;
+
 use super::Db;
+use super::script::Script;
 
 /// A grant about to be made by a join.
 #[derive(Debug, Clone)]
@@ -38,19 +41,15 @@ pub struct Seats {
     pub takeover: bool,
 }
 
-/// What a join got.
+/// What a join got; either way, `cut` are grants revoked by it (lapsed leases, a seat taken
+/// over, the session's grant on another ticket), whose streams must stop.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Seating {
-    /// Seated under `grant_id` (a new one, or this session's earlier one renewed); `cut` are
-    /// grants revoked to make room or replaced, whose streams must stop.
-    Seated {
-        /// The grant the stream token carries.
-        grant_id: String,
-        /// Grants revoked by this join.
-        cut: Vec<String>,
-    },
-    /// Every seat of the ticket is taken by live sessions.
-    InUse,
+pub struct Seating {
+    /// The grant the stream token carries (a new one, or this session's earlier one renewed);
+    /// none when every seat of the ticket is taken by live sessions.
+    pub grant_id: Option<String>,
+    /// Grants revoked by this join.
+    pub cut: Vec<String>,
 }
 
 /// A live grant, as the chain follower needs it.
@@ -72,113 +71,107 @@ pub struct LiveGrant {
     pub block: i64,
 }
 
-/// Seats `g`, or renews the same session's grant on the same ticket, in one transaction.
+/// The statements of [`acquire`], one transaction sent to SQLite's thread at once: each
+/// statement sent on its own would cost two thread hand-offs, more than its work.
 ///
-/// With `seats`, the ticket admits at most `seats.max` live grants: lapsed leases of other
-/// sessions are revoked first; when full, the wallet's own earliest grant is taken over if
-/// `seats.takeover`, else the answer is [`Seating::InUse`].
+/// `BEGIN IMMEDIATE` takes the write lock before anything is read, so joins on one ticket
+/// queue rather than both seeing a free seat. Parameters: ?1 now, ?2 new grant id, ?3 event,
+/// ?4 session, ?5 wallet, ?6 holder, ?7 kind, ?8 contract, ?9 token id, ?10 block, ?11 lease
+/// end, ?12 expiry, ?13 seats per ticket (NULL: unlimited), ?14 takeover.
+const ACQUIRE: &str = "\
+BEGIN IMMEDIATE;
+UPDATE grant_ SET lease_until = ?11, expires_at = MAX(expires_at, ?12), block = ?10
+ WHERE session_id = ?4 AND event_id = ?3 AND holder = ?6 AND contract = ?8 AND token_id = ?9
+   AND revoked_at IS NULL
+ RETURNING 'seated', grant_id;
+UPDATE grant_ SET revoked_at = ?1, reason = 'lease lapsed'
+ WHERE ?13 IS NOT NULL AND event_id = ?3 AND contract = ?8 AND token_id = ?9
+   AND revoked_at IS NULL AND (lease_until <= ?1 OR expires_at <= ?1)
+ RETURNING 'cut', grant_id;
+UPDATE grant_ SET revoked_at = ?1, reason = 'taken over'
+ WHERE ?14 AND grant_id = (SELECT grant_id FROM grant_
+     WHERE event_id = ?3 AND contract = ?8 AND token_id = ?9 AND revoked_at IS NULL
+       AND wallet = ?5 AND session_id <> ?4 ORDER BY created_at LIMIT 1)
+   AND NOT EXISTS (SELECT 1 FROM grant_ WHERE session_id = ?4 AND event_id = ?3
+     AND holder = ?6 AND contract = ?8 AND token_id = ?9 AND revoked_at IS NULL)
+   AND (SELECT count(*) FROM grant_ WHERE event_id = ?3 AND contract = ?8 AND token_id = ?9
+     AND revoked_at IS NULL AND session_id <> ?4) = ?13
+ RETURNING 'cut', grant_id;
+INSERT INTO grant_ (grant_id, event_id, session_id, wallet, holder, kind, contract, token_id,
+   block, created_at, lease_until, expires_at)
+ SELECT ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?1, ?11, ?12
+ WHERE NOT EXISTS (SELECT 1 FROM grant_ WHERE session_id = ?4 AND event_id = ?3
+     AND holder = ?6 AND contract = ?8 AND token_id = ?9 AND revoked_at IS NULL)
+   AND (?13 IS NULL OR (SELECT count(*) FROM grant_ WHERE event_id = ?3 AND contract = ?8
+     AND token_id = ?9 AND revoked_at IS NULL AND session_id <> ?4) < ?13)
+ RETURNING 'seated', grant_id;
+UPDATE grant_ SET revoked_at = ?1, reason = 'replaced'
+ WHERE session_id = ?4 AND event_id = ?3 AND revoked_at IS NULL AND grant_id <> ?2
+   AND NOT (holder = ?6 AND contract = ?8 AND token_id = ?9)
+   AND EXISTS (SELECT 1 FROM grant_ WHERE grant_id = ?2)
+ RETURNING 'cut', grant_id;
+INSERT INTO attendance (event_id, address, joined_at)
+ SELECT ?3, ?5, ?1 WHERE EXISTS (SELECT 1 FROM grant_ WHERE session_id = ?4 AND event_id = ?3
+     AND holder = ?6 AND contract = ?8 AND token_id = ?9 AND revoked_at IS NULL)
+ ON CONFLICT (event_id, address) DO NOTHING;
+COMMIT;";
+
+/// Seats `g`, or renews the same session's grant on the same ticket, and records the wallet's
+/// attendance of the event, in one transaction.
+///
+/// With `seats`, the ticket admits at most `seats.max` live grants: lapsed leases are revoked
+/// first; when full, the wallet's own earliest grant (another device's) is taken over if
+/// `seats.takeover`, else no grant is made. A session seated on another ticket of the event
+/// gives that seat up, but only once seated on this one.
 pub async fn acquire(
     db: &Db,
     g: &NewGrant<'_>,
     seats: Option<Seats>,
     now: i64,
 ) -> Result<Seating, sqlx::Error> {
-    let mut tx = db.begin().await?;
-    // The first statement writes, so the transaction holds SQLite's write lock before it
-    // reads: joins on one ticket queue here instead of both seeing a free seat.
-    let renewed: Option<String> = sqlx::query_scalar(
-        "UPDATE grant_ SET lease_until = ?1, expires_at = MAX(expires_at, ?2), block = ?3 \
-         WHERE session_id = ?4 AND event_id = ?5 AND holder = ?6 AND contract = ?7 \
-           AND token_id = ?8 AND revoked_at IS NULL \
-         RETURNING grant_id",
-    )
-    .bind(g.lease_until)
-    .bind(g.expires_at)
-    .bind(g.block as i64)
-    .bind(g.session_id)
-    .bind(g.event_id)
-    .bind(g.holder)
-    .bind(g.contract)
-    .bind(g.token_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(grant_id) = renewed {
-        tx.commit().await?;
-        return Ok(Seating::Seated {
-            grant_id,
-            cut: Vec::new(),
-        });
-    }
-    // The session now watches on another ticket: its earlier grant gives its seat up.
-    let mut cut: Vec<String> = sqlx::query_scalar(
-        "UPDATE grant_ SET revoked_at = ?1, reason = 'replaced' \
-         WHERE session_id = ?2 AND event_id = ?3 AND revoked_at IS NULL RETURNING grant_id",
-    )
-    .bind(now)
-    .bind(g.session_id)
-    .bind(g.event_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    if let Some(seats) = seats {
-        cut.extend(
-            sqlx::query_scalar::<_, String>(
-                "UPDATE grant_ SET revoked_at = ?1, reason = 'lease lapsed' \
-                 WHERE event_id = ?2 AND contract = ?3 AND token_id = ?4 AND revoked_at IS NULL \
-                   AND (lease_until <= ?1 OR expires_at <= ?1) \
-                 RETURNING grant_id",
-            )
-            .bind(now)
-            .bind(g.event_id)
-            .bind(g.contract)
-            .bind(g.token_id)
-            .fetch_all(&mut *tx)
-            .await?,
-        );
-        let live: Vec<(String, String)> = sqlx::query_as(
-            "SELECT grant_id, wallet FROM grant_ \
-             WHERE event_id = ? AND contract = ? AND token_id = ? AND revoked_at IS NULL \
-             ORDER BY created_at",
-        )
-        .bind(g.event_id)
-        .bind(g.contract)
-        .bind(g.token_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        if live.len() >= seats.max as usize {
-            let own = live.iter().find(|(_, wallet)| wallet == g.wallet);
-            match own {
-                Some((id, _)) if seats.takeover && live.len() == seats.max as usize => {
-                    revoke(&mut *tx, id, now, "taken over").await?;
-                    cut.push(id.clone());
-                }
-                _ => return Ok(Seating::InUse),
-            }
+    use super::script::Arg;
+    static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ACQUIRE));
+    let args = [
+        Arg::Int(now),
+        Arg::text(g.grant_id),
+        Arg::text(g.event_id),
+        Arg::text(g.session_id),
+        Arg::text(g.wallet),
+        Arg::text(g.holder),
+        Arg::text(g.kind),
+        Arg::text(g.contract),
+        Arg::text(g.token_id),
+        Arg::Int(g.block as i64),
+        Arg::Int(g.lease_until),
+        Arg::Int(g.expires_at),
+        seats.map_or(Arg::Null, |s| Arg::Int(s.max.into())),
+        Arg::Int(seats.is_some_and(|s| s.takeover).into()),
+    ];
+    let query = SCRIPT.query_as::<(String, String)>(&args);
+    let db = db.clone();
+    // Run apart from the caller: a join dropped halfway (its client gone) would stop the
+    // statements between BEGIN and COMMIT and leave the connection inside a transaction.
+    let rows = tokio::spawn(async move {
+        let mut conn = db.acquire().await?;
+        let rows = query.fetch_all(&mut *conn).await;
+        if rows.is_err() && sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+            conn.close_on_drop();
+        }
+        rows
+    })
+    .await
+    .map_err(|_| sqlx::Error::WorkerCrashed)??;
+    let mut seating = Seating {
+        grant_id: None,
+        cut: Vec::new(),
+    };
+    for (what, id) in rows {
+        match what.as_str() {
+            "seated" => seating.grant_id = Some(id),
+            _ => seating.cut.push(id),
         }
     }
-    sqlx::query(
-        "INSERT INTO grant_ (grant_id, event_id, session_id, wallet, holder, kind, contract, \
-           token_id, block, created_at, lease_until, expires_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(g.grant_id)
-    .bind(g.event_id)
-    .bind(g.session_id)
-    .bind(g.wallet)
-    .bind(g.holder)
-    .bind(g.kind)
-    .bind(g.contract)
-    .bind(g.token_id)
-    .bind(g.block as i64)
-    .bind(now)
-    .bind(g.lease_until)
-    .bind(g.expires_at)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(Seating::Seated {
-        grant_id: g.grant_id.to_string(),
-        cut,
-    })
+    Ok(seating)
 }
 
 /// Extends the lease of live grant `grant_id` to `until`; false when it is revoked or unknown.

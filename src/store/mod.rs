@@ -6,6 +6,7 @@ pub mod events;
 pub mod grants;
 pub mod keys;
 pub mod nonces;
+pub mod script;
 pub mod sessions;
 
 use std::str::FromStr;

@@ -11,8 +11,8 @@ use crate::auth::random_id;
 use crate::auth::revocation::Revocations;
 use crate::chain::ReadError;
 use crate::model::{Event, SeatConflict};
-use crate::store::grants::{self, NewGrant, Seating, Seats};
-use crate::store::{self, Db};
+use crate::store::Db;
+use crate::store::grants::{self, NewGrant, Seater, Seating, Seats};
 
 /// How many times a join reads the gate again when its ticket moved while it was seated.
 const ATTEMPTS: usize = 3;
@@ -21,6 +21,7 @@ const ATTEMPTS: usize = 3;
 #[derive(Clone)]
 pub struct Admitter {
     db: Db,
+    seater: Seater,
     gates: GateChecker,
     follower: Arc<Follower>,
     revocations: Arc<Revocations>,
@@ -84,6 +85,7 @@ impl Admitter {
         revocations: Arc<Revocations>,
     ) -> Self {
         Self {
+            seater: Seater::spawn(db.clone()),
             db,
             gates,
             follower,
@@ -149,8 +151,7 @@ impl Admitter {
             lease_until: req.lease_until,
             expires_at: req.expires_at,
         };
-        let Seating { grant_id, cut } =
-            store::grants::acquire(&self.db, &new, seats, req.now).await?;
+        let Seating { grant_id, cut } = self.seater.acquire(&new, seats, req.now).await?;
         for id in cut {
             self.revocations.insert(id);
         }

@@ -2,8 +2,10 @@
 
 use std::sync::LazyLock;
 
-use super::Db;
-use super::script::Script;
+use tokio::sync::{mpsc, oneshot};
+
+use super::script::{Arg, Script};
+use super::{Db, Kept};
 
 /// A grant about to be made by a join.
 #[derive(Debug, Clone)]
@@ -71,15 +73,14 @@ pub struct LiveGrant {
     pub block: i64,
 }
 
-/// The statements of [`acquire`], one transaction sent to SQLite's thread at once: each
-/// statement sent on its own would cost two thread hand-offs, more than its work.
-///
-/// `BEGIN IMMEDIATE` takes the write lock before anything is read, so joins on one ticket
-/// queue rather than both seeing a free seat. Parameters: ?1 now, ?2 new grant id, ?3 event,
-/// ?4 session, ?5 wallet, ?6 holder, ?7 kind, ?8 contract, ?9 token id, ?10 block, ?11 lease
-/// end, ?12 expiry, ?13 seats per ticket (NULL: unlimited), ?14 takeover.
-const ACQUIRE: &str = "\
-BEGIN IMMEDIATE;
+/// Most joins seated in one transaction.
+const BATCH: usize = 64;
+
+/// The statements that seat one join, sent to SQLite's thread at once: each statement sent on
+/// its own would cost two thread hand-offs, more than its work. Parameters: ?1 now, ?2 new
+/// grant id, ?3 event, ?4 session, ?5 wallet, ?6 holder, ?7 kind, ?8 contract, ?9 token id,
+/// ?10 block, ?11 lease end, ?12 expiry, ?13 seats per ticket (NULL: unlimited), ?14 takeover.
+const SEAT: &str = "\
 UPDATE grant_ SET lease_until = ?11, expires_at = MAX(expires_at, ?12), block = ?10
  WHERE session_id = ?4 AND event_id = ?3 AND holder = ?6 AND contract = ?8 AND token_id = ?9
    AND revoked_at IS NULL
@@ -113,54 +114,120 @@ UPDATE grant_ SET revoked_at = ?1, reason = 'replaced'
 INSERT INTO attendance (event_id, address, joined_at)
  SELECT ?3, ?5, ?1 WHERE EXISTS (SELECT 1 FROM grant_ WHERE session_id = ?4 AND event_id = ?3
      AND holder = ?6 AND contract = ?8 AND token_id = ?9 AND revoked_at IS NULL)
- ON CONFLICT (event_id, address) DO NOTHING;
-COMMIT;";
+ ON CONFLICT (event_id, address) DO NOTHING";
 
-/// Seats `g`, or renews the same session's grant on the same ticket, and records the wallet's
-/// attendance of the event, in one transaction.
+type Request = (Vec<Arg>, oneshot::Sender<Result<Seating, sqlx::Error>>);
+
+/// Seats joins, those arriving together in one transaction; cheap to clone.
 ///
-/// With `seats`, the ticket admits at most `seats.max` live grants: lapsed leases are revoked
-/// first; when full, the wallet's own earliest grant (another device's) is taken over if
-/// `seats.takeover`, else no grant is made. A session seated on another ticket of the event
-/// gives that seat up, but only once seated on this one.
-pub async fn acquire(
-    db: &Db,
-    g: &NewGrant<'_>,
-    seats: Option<Seats>,
-    now: i64,
-) -> Result<Seating, sqlx::Error> {
-    use super::script::Arg;
-    static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ACQUIRE));
-    let args = [
-        Arg::Int(now),
-        Arg::text(g.grant_id),
-        Arg::text(g.event_id),
-        Arg::text(g.session_id),
-        Arg::text(g.wallet),
-        Arg::text(g.holder),
-        Arg::text(g.kind),
-        Arg::text(g.contract),
-        Arg::text(g.token_id),
-        Arg::Int(g.block as i64),
-        Arg::Int(g.lease_until),
-        Arg::Int(g.expires_at),
-        seats.map_or(Arg::Null, |s| Arg::Int(s.max.into())),
-        Arg::Int(seats.is_some_and(|s| s.takeover).into()),
-    ];
-    let query = SCRIPT.query_as::<(String, String)>(&args);
-    let db = db.clone();
-    // Run apart from the caller: a join dropped halfway (its client gone) would stop the
-    // statements between BEGIN and COMMIT and leave the connection inside a transaction.
-    let rows = tokio::spawn(async move {
-        let mut conn = db.acquire().await?;
-        let rows = query.fetch_all(&mut *conn).await;
-        if rows.is_err() && sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
-            conn.close_on_drop();
+/// One task writes every seat: joins on one ticket are seated one after the other, so two
+/// can never both see a free seat, and a burst of joins shares one commit. A join is answered
+/// only after the commit that seated it.
+#[derive(Clone, Debug)]
+pub struct Seater {
+    tx: mpsc::Sender<Request>,
+}
+
+impl Seater {
+    /// Starts the task that seats joins in `db`.
+    pub fn spawn(db: Db) -> Self {
+        let (tx, mut rx) = mpsc::channel::<Request>(4 * BATCH);
+        tokio::spawn(async move {
+            let mut conn = Kept::new(db);
+            let mut batch = Vec::with_capacity(BATCH);
+            while rx.recv_many(&mut batch, BATCH).await > 0 {
+                let args: Vec<&[Arg]> = batch.iter().map(|(a, _)| a.as_slice()).collect();
+                match seat_all(&mut conn, &args).await {
+                    Ok(seatings) => {
+                        for ((_, reply), seating) in batch.drain(..).zip(seatings) {
+                            let _ = reply.send(Ok(seating));
+                        }
+                    }
+                    Err(e) => {
+                        for (_, reply) in batch.drain(..) {
+                            let _ = reply.send(Err(sqlx::Error::Protocol(format!(
+                                "seating joins failed: {e}"
+                            ))));
+                        }
+                    }
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    /// Seats `g`, or renews the same session's grant on the same ticket, and records the
+    /// wallet's attendance of the event, atomically.
+    ///
+    /// With `seats`, the ticket admits at most `seats.max` live grants: lapsed leases are
+    /// revoked first; when full, the wallet's own earliest grant (another device's) is taken
+    /// over if `seats.takeover`, else no grant is made. A session seated on another ticket of
+    /// the event gives that seat up, but only once seated on this one.
+    pub async fn acquire(
+        &self,
+        g: &NewGrant<'_>,
+        seats: Option<Seats>,
+        now: i64,
+    ) -> Result<Seating, sqlx::Error> {
+        let args = vec![
+            Arg::Int(now),
+            Arg::text(g.grant_id),
+            Arg::text(g.event_id),
+            Arg::text(g.session_id),
+            Arg::text(g.wallet),
+            Arg::text(g.holder),
+            Arg::text(g.kind),
+            Arg::text(g.contract),
+            Arg::text(g.token_id),
+            Arg::Int(g.block as i64),
+            Arg::Int(g.lease_until),
+            Arg::Int(g.expires_at),
+            seats.map_or(Arg::Null, |s| Arg::Int(s.max.into())),
+            Arg::Int(seats.is_some_and(|s| s.takeover).into()),
+        ];
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((args, reply))
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+    }
+}
+
+/// Seats every join of a batch in one transaction: all of them, or none when any statement
+/// fails.
+async fn seat_all(conn: &mut Kept, batch: &[&[Arg]]) -> Result<Vec<Seating>, sqlx::Error> {
+    static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(SEAT));
+    let c = conn.get().await?;
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *c).await?;
+    let mut seatings = Vec::with_capacity(batch.len());
+    let mut done = Ok(());
+    for args in batch {
+        match SCRIPT
+            .query_as::<(String, String)>(args)
+            .fetch_all(&mut *c)
+            .await
+        {
+            Ok(rows) => seatings.push(seating(rows)),
+            Err(e) => {
+                done = Err(e);
+                break;
+            }
         }
-        rows
-    })
-    .await
-    .map_err(|_| sqlx::Error::WorkerCrashed)??;
+    }
+    if done.is_ok() {
+        done = sqlx::query("COMMIT").execute(&mut *c).await.map(|_| ());
+    }
+    if let Err(e) = done {
+        if sqlx::query("ROLLBACK").execute(&mut *c).await.is_err() {
+            conn.reset();
+        }
+        return Err(e);
+    }
+    Ok(seatings)
+}
+
+fn seating(rows: Vec<(String, String)>) -> Seating {
     let mut seating = Seating {
         grant_id: None,
         cut: Vec::new(),
@@ -171,7 +238,7 @@ pub async fn acquire(
             _ => seating.cut.push(id),
         }
     }
-    Ok(seating)
+    seating
 }
 
 /// Extends the lease of live grant `grant_id` to `until`; false when it is revoked or unknown.

@@ -11,10 +11,9 @@ use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
 
 use rand_core::RngCore;
-use sqlx::pool::PoolConnection;
-use sqlx::{Sqlite, SqliteConnection};
+use sqlx::SqliteConnection;
 
-use super::Db;
+use super::{Db, Kept};
 
 /// Most nonces written by one statement (SQLite allows 32766 bound values).
 const BATCH: usize = 512;
@@ -33,14 +32,11 @@ impl Ledger {
         let (tx, mut rx) = mpsc::channel::<Request>(4 * BATCH);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
-            // One connection kept for the ledger: its page cache stays valid between batches,
-            // where connections taken in turn from the pool would each re-read what the last
-            // batch changed.
-            let mut conn: Option<PoolConnection<Sqlite>> = None;
+            let mut conn = Kept::new(db);
             while rx.recv_many(&mut batch, BATCH).await > 0 {
                 let items: Vec<(&str, i64)> =
                     batch.iter().map(|(n, e, _)| (n.as_str(), *e)).collect();
-                let outcome = record(&db, &mut conn, &items).await;
+                let outcome = record(&mut conn, &items).await;
                 match outcome {
                     Ok(won) => {
                         for ((_, _, reply), won) in batch.drain(..).zip(won) {
@@ -70,20 +66,12 @@ impl Ledger {
     }
 }
 
-/// [`consume_all`] on the ledger's kept connection, taken from the pool when there is none; a
-/// connection that failed is dropped, and the next batch takes another.
-async fn record(
-    db: &Db,
-    conn: &mut Option<PoolConnection<Sqlite>>,
-    items: &[(&str, i64)],
-) -> Result<Vec<bool>, sqlx::Error> {
-    let c = match conn {
-        Some(c) => c,
-        None => conn.insert(db.acquire().await?),
-    };
-    let done = consume_all(c, items).await;
+/// [`consume_all`] on the ledger's kept connection; a connection that failed is dropped, and
+/// the next batch takes another.
+async fn record(conn: &mut Kept, items: &[(&str, i64)]) -> Result<Vec<bool>, sqlx::Error> {
+    let done = consume_all(conn.get().await?, items).await;
     if done.is_err() {
-        *conn = None;
+        conn.reset();
     }
     done
 }

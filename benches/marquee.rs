@@ -290,9 +290,21 @@ enum Load {
     Rpc { url: String, body: Arc<Value> },
 }
 
-/// Runs `load` from [`CLIENTS`] concurrent clients against `server`: operations per second and
-/// the server's CPU time per operation, in µs.
-async fn measure(server: &Server, load: Load, period: Duration) -> (f64, f64, u64) {
+/// What [`measure`] saw.
+struct Measured {
+    /// Operations per second.
+    per_second: f64,
+    /// The server's CPU time per operation, µs.
+    cpu_us: f64,
+    /// Anvil's CPU time per operation, µs (0 without Anvil).
+    anvil_cpu_us: f64,
+    /// Operations that failed.
+    failed: u64,
+}
+
+/// Runs `load` from [`CLIENTS`] concurrent clients against `server` (and `anvil`, whose CPU
+/// time is counted too).
+async fn measure(server: &Server, anvil: Option<u32>, load: Load, period: Duration) -> Measured {
     let url = server.url.clone();
     let domain = url.trim_start_matches("http://").to_string();
     let done = Arc::new(AtomicU64::new(0));
@@ -343,15 +355,18 @@ async fn measure(server: &Server, load: Load, period: Duration) -> (f64, f64, u6
         }));
     }
     tokio::time::sleep(WARMUP).await;
-    let (n0, cpu0, t0) = (
+    let anvil_cpu = || anvil.map(cpu_time).unwrap_or_default();
+    let (n0, cpu0, anvil0, t0) = (
         done.load(Ordering::Relaxed),
         cpu_time(server.child.id()),
+        anvil_cpu(),
         Instant::now(),
     );
     tokio::time::sleep(period).await;
-    let (n1, cpu1, elapsed) = (
+    let (n1, cpu1, anvil1, elapsed) = (
         done.load(Ordering::Relaxed),
         cpu_time(server.child.id()),
+        anvil_cpu(),
         t0.elapsed(),
     );
     stop.store(true, Ordering::Relaxed);
@@ -359,15 +374,26 @@ async fn measure(server: &Server, load: Load, period: Duration) -> (f64, f64, u6
         let _ = t.await;
     }
     let ops = n1 - n0;
-    let per_second = ops as f64 / elapsed.as_secs_f64();
-    let cpu_us = (cpu1 - cpu0).as_secs_f64() * 1e6 / ops.max(1) as f64;
-    (per_second, cpu_us, failed.load(Ordering::Relaxed))
+    let per_op = |d: Duration| d.as_secs_f64() * 1e6 / ops.max(1) as f64;
+    Measured {
+        per_second: ops as f64 / elapsed.as_secs_f64(),
+        cpu_us: per_op(cpu1 - cpu0),
+        anvil_cpu_us: per_op(anvil1 - anvil0),
+        failed: failed.load(Ordering::Relaxed),
+    }
 }
 
 async fn logins_over_http(recovery_us: f64) {
     let server = start_server().await;
-    let (per_second, cpu_us, failures) = measure(&server, Load::SignIn, MEASURE).await;
-    let (_, nonce_us, _) = measure(&server, Load::Nonce, MEASURE / 2).await;
+    let Measured {
+        per_second,
+        cpu_us,
+        failed: failures,
+        ..
+    } = measure(&server, None, Load::SignIn, MEASURE).await;
+    let nonce_us = measure(&server, None, Load::Nonce, MEASURE / 2)
+        .await
+        .cpu_us;
     println!(
         "sign-ins over HTTP ({CLIENTS} clients, SQLite)  {per_second:8.0} /s   (goal 3000 /s; failures {failures})"
     );
@@ -452,9 +478,19 @@ async fn join() {
         events: events.clone(),
         cold,
     };
-    let (warm, warm_cpu, warm_failed) = measure(&server, load(false), MEASURE).await;
+    let Measured {
+        per_second: warm,
+        cpu_us: warm_cpu,
+        failed: warm_failed,
+        ..
+    } = measure(&server, None, load(false), MEASURE).await;
     let warm_rpc = rpc_requests.swap(0, Ordering::Relaxed);
-    let (cold, cold_cpu, cold_failed) = measure(&server, load(true), COLD_MEASURE).await;
+    let Measured {
+        per_second: cold,
+        cpu_us: cold_cpu,
+        anvil_cpu_us: cold_anvil_cpu,
+        failed: cold_failed,
+    } = measure(&server, anvil.pid(), load(true), COLD_MEASURE).await;
     let cold_rpc = rpc_requests.swap(0, Ordering::Relaxed);
     let cold_joins = (CLIENTS * EVENTS) as f64;
 
@@ -483,7 +519,11 @@ async fn join() {
     let data = multicall.aggregate3(calls).calldata().clone();
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "eth_call",
         "params": [{ "to": d.multicall3, "data": data }, "latest"] });
-    let direct = direct_rate(&server, anvil.url.to_string(), body).await;
+    let load = Load::Rpc {
+        url: anvil.url.to_string(),
+        body: Arc::new(body),
+    };
+    let direct = measure(&server, anvil.pid(), load, COLD_MEASURE).await;
 
     println!(
         "joins per second, warm ({CLIENTS} clients)      {warm:8.0} /s   (goal 2000 /s; failures {warm_failed})"
@@ -493,17 +533,28 @@ async fn join() {
         "  RPC requests per warm join             {:8.3}     (the follower's block polls included)",
         warm_rpc as f64 / (warm * (WARMUP + MEASURE).as_secs_f64()).max(1.0)
     );
-    println!(
-        "joins per second, cold                   {cold:8.0} /s   = {:.2} × Anvil's eth_call rate (failures {cold_failed})",
-        cold / direct
-    );
+    println!("joins per second, cold                   {cold:8.0} /s   (failures {cold_failed})");
     println!("  server CPU per cold join               {cold_cpu:8.1} µs");
+    println!("  Anvil CPU per cold join                {cold_anvil_cpu:8.1} µs");
     println!(
         "  RPC requests per cold join             {:8.3}",
         cold_rpc as f64 / (cold * (WARMUP + COLD_MEASURE).as_secs_f64()).max(1.0)
     );
     println!(
-        "Anvil answering that eth_call directly   {direct:8.0} /s   (baseline for cold joins)"
+        "Anvil answering that eth_call directly   {:8.0} /s   (baseline for cold joins)",
+        direct.per_second
+    );
+    println!(
+        "  Anvil CPU per direct eth_call          {:8.1} µs",
+        direct.anvil_cpu_us
+    );
+    println!(
+        "cold joins per second / Anvil's          {:8.2}",
+        cold / direct.per_second
+    );
+    println!(
+        "server CPU / Anvil CPU per cold join     {:8.2}     (above 1: Marquee, not Anvil, bounds cold joins on shared cores)",
+        cold_cpu / cold_anvil_cpu.max(f64::MIN_POSITIVE)
     );
     if cold * (WARMUP + COLD_MEASURE).as_secs_f64() > cold_joins {
         println!("  (some cold joins ran out of new events and were warm: raise EVENTS)");
@@ -512,18 +563,10 @@ async fn join() {
 }
 
 /// Events created for the join section: every client joins each at most once in the cold run.
-const EVENTS: usize = 400;
+const EVENTS: usize = 800;
 /// The cold run is shorter, so that new (event, wallet) pairs last.
 const COLD_MEASURE: Duration = Duration::from_secs(4);
 
-/// Requests per second at which `url` answers `body` from [`CLIENTS`] clients.
-async fn direct_rate(server: &Server, url: String, body: Value) -> f64 {
-    let load = Load::Rpc {
-        url,
-        body: Arc::new(body),
-    };
-    measure(server, load, COLD_MEASURE).await.0
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -24,6 +24,13 @@ pub struct Anvil {
     pub url: Url,
 }
 
+impl Anvil {
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
+
 /// Where the toolkit's native binary of `tool` (anvil, forge, cast) is, under `toolkit` (the `anvil/` folder).
 pub fn tool_path(toolkit: &Path, tool: &str) -> std::io::Result<PathBuf> {
     let scope = toolkit.join("node_modules/@foundry-rs");

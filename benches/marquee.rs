@@ -567,7 +567,6 @@ const EVENTS: usize = 800;
 /// The cold run is shorter, so that new (event, wallet) pairs last.
 const COLD_MEASURE: Duration = Duration::from_secs(4);
 
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

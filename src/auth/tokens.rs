@@ -1,8 +1,7 @@
 //! Session and stream tokens: JWTs with a `kid` whose key fixes the algorithm (EdDSA for
 //! sessions, HS256 for stream tokens), with issuer, audience and times checked.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -19,8 +18,6 @@ pub const SESSION_AUDIENCE: &str = "marquee-session";
 pub const STREAM_AUDIENCE: &str = "marquee-stream";
 /// Clock leeway when checking `exp`/`nbf`, in seconds.
 const LEEWAY_SECS: u64 = 5;
-/// Most verified session tokens remembered; beyond, the map starts over.
-const MAX_VERIFIED: usize = 20_000;
 
 /// Claims of a session token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -101,17 +98,12 @@ fn compact_eddsa<T: Serialize>(header: &Header, claims: &T, key: &SigningKey) ->
 pub struct Tokens {
     ring: Arc<KeyRing>,
     issuer: String,
-    verified: Arc<Mutex<HashMap<String, (String, SessionClaims)>>>,
 }
 
 impl Tokens {
     /// Tokens named as issued by `issuer`, signed with `ring`.
     pub fn new(ring: Arc<KeyRing>, issuer: String) -> Self {
-        Self {
-            ring,
-            issuer,
-            verified: Arc::default(),
-        }
+        Self { ring, issuer }
     }
 
     /// The issuer these tokens name.
@@ -135,34 +127,8 @@ impl Tokens {
     }
 
     /// The claims of a valid, current session token.
-    ///
-    /// Its Ed25519 signature is checked once: the exact token text is then remembered with
-    /// its claims and kid, since a signature that held once holds for the same bytes. Its times,
-    /// and that its key is still in the ring, are checked on every use.
     pub fn verify_session(&self, token: &str) -> Option<SessionClaims> {
-        let now = crate::time_util::now_ms() / 1000;
-        let leeway = LEEWAY_SECS as i64;
-        if let Ok(verified) = self.verified.lock()
-            && let Some((kid, claims)) = verified.get(token)
-        {
-            let in_ring = self
-                .ring
-                .current()
-                .verifiers
-                .get(kid)
-                .is_some_and(|v| v.purpose == Purpose::Session);
-            let current = claims.nbf <= now + leeway && now < claims.exp + leeway;
-            return (in_ring && current).then(|| claims.clone());
-        }
-        let claims: SessionClaims = self.verify(token, Purpose::Session, SESSION_AUDIENCE)?;
-        let kid = jsonwebtoken::decode_header(token).ok()?.kid?;
-        if let Ok(mut verified) = self.verified.lock() {
-            if verified.len() >= MAX_VERIFIED {
-                verified.clear();
-            }
-            verified.insert(token.to_string(), (kid, claims.clone()));
-        }
-        Some(claims)
+        self.verify(token, Purpose::Session, SESSION_AUDIENCE)
     }
 
     /// The claims of a valid, current stream token.

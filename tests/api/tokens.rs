@@ -312,29 +312,3 @@ async fn sign_in_is_rate_limited_per_client_and_overall() {
         assert_eq!(app.get("/api/v1/events", None).await.status(), 200);
     }
 }
-
-/// A session token's signature is checked once and the token remembered, but its expiry is
-/// still checked on every use.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_remembered_session_token_still_expires() {
-    let app = spawn_app().await;
-    let real = app.login(&wallet(1)).await;
-    let kid = kid_of(&real);
-    let mut claims = claims_of(&real);
-    let exp = OffsetDateTime::now_utc().unix_timestamp() + 3;
-    claims["exp"] = json!(exp);
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some(kid.clone());
-    let token = jsonwebtoken::encode(&header, &claims, &session_key(&app, &kid).await).unwrap();
-    assert_eq!(me_status(&app, &token).await, 200, "verified");
-    assert_eq!(me_status(&app, &token).await, 200, "remembered");
-    eventually(Duration::from_secs(20), || async {
-        (me_status(&app, &token).await == 401).then_some(())
-    })
-    .await;
-    let leeway = 5;
-    assert!(
-        OffsetDateTime::now_utc().unix_timestamp() >= exp + leeway - 1,
-        "refused only once expired"
-    );
-}

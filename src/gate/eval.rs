@@ -293,12 +293,9 @@ impl<'g> Plan<'g> {
         gate.conditions(&mut conditions);
         let candidates: Vec<Vec<U256>> = conditions
             .iter()
-            .map(|c| match c {
-                Condition::Erc721 {
-                    contract,
-                    token_ids: None,
-                } => index.candidates(*contract, holder, MAX_INDEX_CANDIDATES),
-                _ => Vec::new(),
+            .map(|c| match c.any_token_collection() {
+                Some(contract) => index.candidates(contract, holder, MAX_INDEX_CANDIDATES),
+                None => Vec::new(),
             })
             .collect();
         let spans = conditions

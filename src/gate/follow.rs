@@ -13,7 +13,6 @@ use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
 
 use super::eval::{GateChecker, Verdict};
-use super::rules::Condition;
 use crate::auth::revocation::Revocations;
 use crate::chain::bindings::{IERC721, IERC1155};
 use crate::chain::{Chain, Head, ReadError, rpc};
@@ -296,20 +295,14 @@ impl Follower {
                 return Err(e.into());
             }
         };
-        let mut wanted = Vec::new();
+        let mut conditions = Vec::new();
         for event in &events {
-            let mut conditions = Vec::new();
             event.spec.gate.conditions(&mut conditions);
-            for c in conditions {
-                if let Condition::Erc721 {
-                    contract,
-                    token_ids: None,
-                } = c
-                {
-                    wanted.push(*contract);
-                }
-            }
         }
+        let mut wanted: Vec<Address> = conditions
+            .iter()
+            .filter_map(|c| c.any_token_collection())
+            .collect();
         wanted.sort_unstable();
         wanted.dedup();
         let index = self.gates.index();

@@ -17,16 +17,15 @@ use alloy::sol_types::SolEvent;
 
 use crate::chain::bindings::IERC721;
 
-/// Token ids per indexed collection, and the holders' ids.
+/// The holders' token ids, per indexed collection.
 #[derive(Debug, Default)]
 pub struct TokenIndex {
     collections: RwLock<HashMap<Address, Collection>>,
 }
 
+/// Each holder's ids, in the order received.
 #[derive(Debug, Default)]
 struct Collection {
-    owners: HashMap<U256, Address>,
-    /// Each holder's ids, in the order received.
     held: HashMap<Address, Vec<U256>>,
 }
 
@@ -38,10 +37,7 @@ impl Collection {
                 self.held.remove(&from);
             }
         }
-        if to.is_zero() {
-            self.owners.remove(&id);
-        } else {
-            self.owners.insert(id, to);
+        if !to.is_zero() {
             self.held.entry(to).or_default().push(id);
         }
     }

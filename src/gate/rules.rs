@@ -90,6 +90,20 @@ pub enum Condition {
     },
 }
 
+impl Condition {
+    /// The collection of an ERC-721 condition met by any of its tokens, whose held token must
+    /// be found rather than read from a list.
+    pub fn any_token_collection(&self) -> Option<Address> {
+        match self {
+            Condition::Erc721 {
+                contract,
+                token_ids: None,
+            } => Some(*contract),
+            _ => None,
+        }
+    }
+}
+
 /// A group of rules of which any one, or all, must hold.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]

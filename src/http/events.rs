@@ -48,7 +48,7 @@ async fn create(
         spec,
     };
     store::events::insert(&state.db, &event, now_ms()).await?;
-    state.admitter.follower().gates_changed();
+    changed(&state, &event.id);
     Ok((StatusCode::CREATED, Json(event)))
 }
 
@@ -82,8 +82,7 @@ async fn update(
             "the event changed meanwhile; read it again and retry",
         ));
     }
-    state.events.forget(&id);
-    state.admitter.follower().gates_changed();
+    changed(&state, &id);
     Ok(Json(updated))
 }
 
@@ -97,8 +96,7 @@ async fn remove(
     owned(&state, &id, &session).await?;
     match store::events::delete_unclaimed(&state.db, &id).await? {
         store::events::Deleted::Yes => {
-            state.events.forget(&id);
-            state.admitter.follower().gates_changed();
+            changed(&state, &id);
             Ok(StatusCode::NO_CONTENT)
         }
         store::events::Deleted::Gone => Err(not_found(&id)),
@@ -140,6 +138,13 @@ async fn owned(state: &AppState, id: &str, session: &Session) -> ApiResult<Event
         )));
     }
     Ok(event)
+}
+
+/// After event `id` was created, changed or deleted: this node's copy goes, and the chain
+/// follower reads again which collections the gates need indexed.
+fn changed(state: &AppState, id: &str) {
+    state.events.forget(id);
+    state.admitter.follower().gates_changed();
 }
 
 fn not_found(id: &str) -> ApiError {

@@ -2,20 +2,6 @@
 
 use super::Db;
 
-/// Records that `address` joined `event_id` (first join kept).
-pub async fn joined(db: &Db, event_id: &str, address: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO attendance (event_id, address, joined_at) VALUES (?, ?, ?) \
-         ON CONFLICT (event_id, address) DO NOTHING",
-    )
-    .bind(event_id)
-    .bind(address)
-    .bind(now)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
 /// Credits a heartbeat at `now` and returns the watched milliseconds. The credit is the part
 /// of (last beat, now] inside [window_start, window_end], capped at `cap_ms`, computed in one
 /// statement so that concurrent beats (tabs, devices) never credit the same time twice.

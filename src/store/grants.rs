@@ -2,10 +2,11 @@
 
 use std::sync::LazyLock;
 
-use tokio::sync::{mpsc, oneshot};
+use sqlx::SqliteConnection;
 
+use super::Db;
+use super::batch::{Batch, Batcher};
 use super::script::{Arg, Script};
-use super::{Db, Kept};
 
 /// A grant about to be made by a join.
 #[derive(Debug, Clone)]
@@ -116,46 +117,14 @@ INSERT INTO attendance (event_id, address, joined_at)
      AND holder = ?6 AND contract = ?8 AND token_id = ?9 AND revoked_at IS NULL)
  ON CONFLICT (event_id, address) DO NOTHING";
 
-type Request = (Vec<Arg>, oneshot::Sender<Result<Seating, sqlx::Error>>);
-
 /// Seats joins, those arriving together in one transaction; cheap to clone.
 ///
 /// One task writes every seat: joins on one ticket are seated one after the other, so two
 /// can never both see a free seat, and a burst of joins shares one commit. A join is answered
 /// only after the commit that seated it.
-#[derive(Clone, Debug)]
-pub struct Seater {
-    tx: mpsc::Sender<Request>,
-}
+pub type Seater = Batcher<SeatJoins>;
 
 impl Seater {
-    /// Starts the task that seats joins in `db`.
-    pub fn spawn(db: Db) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Request>(4 * BATCH);
-        tokio::spawn(async move {
-            let mut conn = Kept::new(db);
-            let mut batch = Vec::with_capacity(BATCH);
-            while rx.recv_many(&mut batch, BATCH).await > 0 {
-                let args: Vec<&[Arg]> = batch.iter().map(|(a, _)| a.as_slice()).collect();
-                match seat_all(&mut conn, &args).await {
-                    Ok(seatings) => {
-                        for ((_, reply), seating) in batch.drain(..).zip(seatings) {
-                            let _ = reply.send(Ok(seating));
-                        }
-                    }
-                    Err(e) => {
-                        for (_, reply) in batch.drain(..) {
-                            let _ = reply.send(Err(sqlx::Error::Protocol(format!(
-                                "seating joins failed: {e}"
-                            ))));
-                        }
-                    }
-                }
-            }
-        });
-        Self { tx }
-    }
-
     /// Seats `g`, or renews the same session's grant on the same ticket, and records the
     /// wallet's attendance of the event, atomically.
     ///
@@ -169,7 +138,7 @@ impl Seater {
         seats: Option<Seats>,
         now: i64,
     ) -> Result<Seating, sqlx::Error> {
-        let args = vec![
+        self.call(vec![
             Arg::Int(now),
             Arg::text(g.grant_id),
             Arg::text(g.event_id),
@@ -184,47 +153,36 @@ impl Seater {
             Arg::Int(g.expires_at),
             seats.map_or(Arg::Null, |s| Arg::Int(s.max.into())),
             Arg::Int(seats.is_some_and(|s| s.takeover).into()),
-        ];
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((args, reply))
-            .await
-            .map_err(|_| sqlx::Error::PoolClosed)?;
-        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+        ])
+        .await
     }
 }
 
-/// Seats every join of a batch in one transaction: all of them, or none when any statement
-/// fails.
-async fn seat_all(conn: &mut Kept, batch: &[&[Arg]]) -> Result<Vec<Seating>, sqlx::Error> {
-    static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(SEAT));
-    let c = conn.get().await?;
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *c).await?;
-    let mut seatings = Vec::with_capacity(batch.len());
-    let mut done = Ok(());
-    for args in batch {
-        match SCRIPT
-            .query_as::<(String, String)>(args)
-            .fetch_all(&mut *c)
-            .await
-        {
-            Ok(rows) => seatings.push(seating(rows)),
-            Err(e) => {
-                done = Err(e);
-                break;
-            }
+/// The batches of the [`Seater`]: each item the parameters of [`SEAT`], all seated in one
+/// transaction.
+#[derive(Debug)]
+pub enum SeatJoins {}
+
+impl Batch for SeatJoins {
+    type Item = Vec<Arg>;
+    type Out = Seating;
+    const NAME: &'static str = "seating joins";
+    const MAX: usize = BATCH;
+
+    async fn run(
+        c: &mut SqliteConnection,
+        batch: &[Vec<Arg>],
+    ) -> Result<Vec<Seating>, sqlx::Error> {
+        static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(SEAT));
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *c).await?;
+        let mut seatings = Vec::with_capacity(batch.len());
+        for args in batch {
+            let rows = SCRIPT.query_as(args).fetch_all(&mut *c).await?;
+            seatings.push(seating(rows));
         }
+        sqlx::query("COMMIT").execute(&mut *c).await?;
+        Ok(seatings)
     }
-    if done.is_ok() {
-        done = sqlx::query("COMMIT").execute(&mut *c).await.map(|_| ());
-    }
-    if let Err(e) = done {
-        if sqlx::query("ROLLBACK").execute(&mut *c).await.is_err() {
-            conn.reset();
-        }
-        return Err(e);
-    }
-    Ok(seatings)
 }
 
 fn seating(rows: Vec<(String, String)>) -> Seating {

@@ -1,6 +1,7 @@
 //! The database: every SQL statement of Marquee lives in this module's children.
 
 pub mod attendance;
+pub mod batch;
 pub mod claims;
 pub mod events;
 pub mod grants;
@@ -12,9 +13,8 @@ pub mod sessions;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::pool::PoolConnection;
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 
 /// The shared connection pool.
 pub type Db = SqlitePool;
@@ -45,35 +45,4 @@ pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
 /// Whether a sqlx error is a unique-constraint violation.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
-/// A connection that a batching task keeps: its page cache stays valid between batches, where
-/// connections taken in turn from the pool would each re-read what the last batch changed.
-#[derive(Debug)]
-pub struct Kept {
-    db: Db,
-    conn: Option<PoolConnection<Sqlite>>,
-}
-
-impl Kept {
-    /// None kept yet; the first use takes one from `db`.
-    pub fn new(db: Db) -> Self {
-        Self { db, conn: None }
-    }
-
-    /// The kept connection, taken from the pool when there is none.
-    pub async fn get(&mut self) -> Result<&mut SqliteConnection, sqlx::Error> {
-        if self.conn.is_none() {
-            self.conn = Some(self.db.acquire().await?);
-        }
-        match &mut self.conn {
-            Some(c) => Ok(&mut *c),
-            None => Err(sqlx::Error::PoolClosed),
-        }
-    }
-
-    /// Drops the kept connection after a failure; the next use takes another.
-    pub fn reset(&mut self) {
-        self.conn = None;
-    }
 }

@@ -8,72 +8,44 @@
 
 use std::collections::HashSet;
 
-use tokio::sync::{mpsc, oneshot};
-
 use rand_core::RngCore;
 use sqlx::SqliteConnection;
 
-use super::{Db, Kept};
+use super::Db;
+use super::batch::{Batch, Batcher};
 
 /// Most nonces written by one statement (SQLite allows 32766 bound values).
 const BATCH: usize = 512;
 
-type Request = (String, i64, oneshot::Sender<Result<bool, sqlx::Error>>);
-
 /// Records used nonces in batches; cheap to clone.
-#[derive(Clone, Debug)]
-pub struct Ledger {
-    tx: mpsc::Sender<Request>,
-}
+pub type Ledger = Batcher<UsedNonces>;
 
 impl Ledger {
-    /// Starts the task that writes used nonces to `db`.
-    pub fn spawn(db: Db) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Request>(4 * BATCH);
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(BATCH);
-            let mut conn = Kept::new(db);
-            while rx.recv_many(&mut batch, BATCH).await > 0 {
-                let items: Vec<(&str, i64)> =
-                    batch.iter().map(|(n, e, _)| (n.as_str(), *e)).collect();
-                let outcome = record(&mut conn, &items).await;
-                match outcome {
-                    Ok(won) => {
-                        for ((_, _, reply), won) in batch.drain(..).zip(won) {
-                            let _ = reply.send(Ok(won));
-                        }
-                    }
-                    Err(e) => {
-                        for (_, _, reply) in batch.drain(..) {
-                            let _ = reply.send(Err(clone_error(&e)));
-                        }
-                    }
-                }
-            }
-        });
-        Self { tx }
-    }
-
     /// Records `nonce` (valid until `expires_at`) as used; true when this call is the one that
     /// used it, so of concurrent logins with the same nonce exactly one gets true.
     pub async fn consume(&self, nonce: &str, expires_at: i64) -> Result<bool, sqlx::Error> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((nonce.to_string(), expires_at, reply))
-            .await
-            .map_err(|_| sqlx::Error::PoolClosed)?;
-        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+        self.call((nonce.to_string(), expires_at)).await
     }
 }
 
-/// [`consume_all`] on the ledger's kept connection; a connection that failed is dropped, and
-/// the next batch takes another.
-async fn record(conn: &mut Kept, items: &[(&str, i64)]) -> Result<Vec<bool>, sqlx::Error> {
-    let done = consume_all(conn.get().await?, items).await;
-    if done.is_err() {
-        conn.reset();
+/// The batches of the [`Ledger`]: each item a nonce and its expiry, each answer whether it
+/// was this item that used the nonce.
+#[derive(Debug)]
+pub enum UsedNonces {}
+
+impl Batch for UsedNonces {
+    type Item = (String, i64);
+    type Out = bool;
+    const NAME: &'static str = "recording used nonces";
+    const MAX: usize = BATCH;
+
+    async fn run(
+        conn: &mut SqliteConnection,
+        items: &[(String, i64)],
+    ) -> Result<Vec<bool>, sqlx::Error> {
+        let items: Vec<(&str, i64)> = items.iter().map(|(n, e)| (n.as_str(), *e)).collect();
+        consume_all(conn, &items).await
     }
-    done
 }
 
 /// Records every nonce of `items`; for each item, whether it was the one that used its nonce
@@ -123,10 +95,6 @@ pub async fn consume_all(
         .zip(first)
         .map(|((n, _), first)| first && ours.contains(*n))
         .collect())
-}
-
-fn clone_error(e: &sqlx::Error) -> sqlx::Error {
-    sqlx::Error::Protocol(format!("recording used nonces failed: {e}"))
 }
 
 /// Forgets used nonces that expired before `now`: they are refused by their expiry anyway.

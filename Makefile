@@ -6,7 +6,7 @@ TOOLKIT := anvil
 NPM_STAMP := $(TOOLKIT)/node_modules/.package-lock.json
 FORGE := $(abspath $(TOOLKIT)/node_modules/.bin/forge)
 
-.PHONY: help deps run test test-contracts test-rust bench fuzz contracts lint media clean
+.PHONY: help deps run test test-contracts test-rust bench bench-tools fuzz contracts lint media clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -29,8 +29,13 @@ test-contracts: deps ## Forge tests of the contracts (offline, through solc-js)
 test-rust: deps ## Rust unit and integration tests (real Anvil, real app over HTTP)
 	cargo test --all-targets
 
-bench: deps ## Performance figures beside their baselines (release build; sections auth, join)
+bench: deps bench-tools ## Performance figures beside their baselines (release build; sections auth, join, stream)
 	cargo bench --bench marquee
+
+bench-tools: ## Install the load generator and the reference server of the stream section (wrk, nginx) when missing
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk nginx >/dev/null; }
 
 fuzz: deps ## Property tests of the SIWE parser, token checks and HTTP edge with many cases (MARQUEE_FUZZ_CASES)
 	MARQUEE_FUZZ_CASES=$${MARQUEE_FUZZ_CASES:-100000} cargo test --release --test api fuzz:: -- --nocapture

@@ -11,6 +11,9 @@
 //! beside the rate at which Anvil answers the same `eth_call` when asked directly, and the
 //! JSON-RPC requests per join, counted by a proxy that stays in the server's path to Anvil
 //! (so cold joins pay one extra local hop that the direct figure does not).
+//!
+//! stream: gated playlists and segments beside nginx (plain and `secure_link`) on the same
+//! files under the same wrk load, and Marquee's memory with 1,000 open viewer connections.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -30,6 +33,9 @@ use marquee::chain::anvil::{Anvil, DEV_KEYS};
 use marquee::chain::bindings::{DelegateRegistry, DemoToken, IERC20, Multicall3};
 use marquee::chain::deploy;
 use serde_json::{Value, json};
+
+#[path = "marquee/stream.rs"]
+mod stream;
 
 const CLIENTS: usize = 64;
 const WARMUP: Duration = Duration::from_secs(2);
@@ -53,6 +59,9 @@ fn main() {
     }
     if wants("join") {
         rt.block_on(join());
+    }
+    if wants("stream") {
+        rt.block_on(stream::stream());
     }
 }
 
@@ -413,14 +422,12 @@ async fn logins_over_http(recovery_us: f64) {
 async fn join() {
     println!("== join");
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let anvil_port = free_port();
-    let anvil = Anvil::spawn(&root.join("anvil"), anvil_port, &["--silent"])
-        .await
-        .expect("anvil starts");
-    let (admin, admin_addr) = deploy::signing_provider(&anvil.url, DEV_KEYS[0]).unwrap();
-    let d = deploy::deploy(&admin, admin_addr, "http://127.0.0.1/poap/", true)
-        .await
-        .unwrap();
+    let Chain {
+        anvil,
+        admin,
+        admin_addr,
+        d,
+    } = Chain::start().await;
     let erc20 = d.erc20.unwrap();
     let token = DemoToken::new(erc20, &admin);
     let viewers: Vec<PrivateKeySigner> = (0..CLIENTS).map(|_| PrivateKeySigner::random()).collect();
@@ -560,6 +567,33 @@ async fn join() {
         println!("  (some cold joins ran out of new events and were warm: raise EVENTS)");
     }
     drop(anvil);
+}
+
+/// A fresh Anvil with Marquee's contracts and the demo tokens deployed by the first dev key.
+struct Chain {
+    anvil: Anvil,
+    admin: alloy::providers::DynProvider,
+    admin_addr: alloy::primitives::Address,
+    d: deploy::Deployment,
+}
+
+impl Chain {
+    async fn start() -> Chain {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let anvil = Anvil::spawn(&root.join("anvil"), free_port(), &["--silent"])
+            .await
+            .expect("anvil starts");
+        let (admin, admin_addr) = deploy::signing_provider(&anvil.url, DEV_KEYS[0]).unwrap();
+        let d = deploy::deploy(&admin, admin_addr, "http://127.0.0.1/poap/", true)
+            .await
+            .unwrap();
+        Chain {
+            anvil,
+            admin,
+            admin_addr,
+            d,
+        }
+    }
 }
 
 /// Events created for the join section: every client joins each at most once in the cold run.

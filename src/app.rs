@@ -22,6 +22,7 @@ use crate::gate::follow::Follower;
 use crate::http::{AppState, Shared};
 use crate::poap::Minter;
 use crate::store;
+use crate::stream::media::Library;
 use crate::time_util::now_ms;
 
 /// Largest request body accepted.
@@ -85,13 +86,14 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
     Ok(AppState::new(Shared {
         nonces,
         admitter: Admitter::new(db.clone(), gates, follower, Arc::clone(&revocations)),
-        settings,
         db,
         events: Default::default(),
+        media: Library::new(settings.media_root.clone(), settings.media_cache_bytes),
         tokens,
         revocations,
         chain,
         minter,
+        settings,
     }))
 }
 

@@ -77,6 +77,9 @@ pub struct SettingsArgs {
     /// How long a seat stays held after the viewer's last heartbeat, in seconds [default: 45]
     #[arg(long, env = "MARQUEE_SEAT_LEASE_SECS")]
     pub seat_lease_secs: Option<u64>,
+    /// Memory for media files of folder sources, in MiB [default: 32]
+    #[arg(long, env = "MARQUEE_MEDIA_CACHE_MB")]
+    pub media_cache_mb: Option<u64>,
 }
 
 /// The same settings as read from the TOML file (keys are the flag names with `_`).
@@ -101,6 +104,7 @@ struct FileSettings {
     auth_rate_global: Option<u32>,
     chain_poll_ms: Option<u64>,
     seat_lease_secs: Option<u64>,
+    media_cache_mb: Option<u64>,
 }
 
 /// Resolved settings of one Marquee process.
@@ -144,6 +148,8 @@ pub struct Settings {
     pub chain_poll: Duration,
     /// How long a seat outlives the last heartbeat.
     pub seat_lease: Duration,
+    /// Bytes of media files of folder sources held in memory.
+    pub media_cache_bytes: u64,
 }
 
 /// A setting that could not be read.
@@ -255,6 +261,7 @@ impl SettingsArgs {
                 "seat_lease_secs",
                 self.seat_lease_secs.or(file.seat_lease_secs).unwrap_or(45),
             )?),
+            media_cache_bytes: self.media_cache_mb.or(file.media_cache_mb).unwrap_or(32) << 20,
         })
     }
 }

@@ -37,6 +37,8 @@ pub struct Shared {
     pub db: Db,
     /// Events read lately.
     pub events: crate::store::events::Cache,
+    /// Media files of folder sources, the recent ones in memory.
+    pub media: crate::stream::media::Library,
     /// Session and stream tokens.
     pub tokens: Tokens,
     /// Used sign-in nonces, recorded in batches.

@@ -2,4 +2,5 @@
 //! served from the event's folder and nowhere else.
 
 pub mod files;
+pub mod media;
 pub mod playlist;

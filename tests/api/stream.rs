@@ -154,3 +154,173 @@ async fn join_is_refused_before_doors_open() {
     let r = app.join(e["id"].as_str().unwrap(), &session).await;
     assert_problem(r, 403, "event_not_open").await;
 }
+
+/// A folder source under a media root of the test's own, with files of each kind, a symlink
+/// pointing out of the folder, and a file too big for the memory budget.
+struct Media {
+    root: tempfile::TempDir,
+    segment: Vec<u8>,
+    big: Vec<u8>,
+}
+
+impl Media {
+    fn new() -> Self {
+        let root = tempfile::tempdir().unwrap();
+        let show = root.path().join("show");
+        std::fs::create_dir(&show).unwrap();
+        let segment: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let big: Vec<u8> = (0..600_000u32).map(|i| (i % 253) as u8).collect();
+        std::fs::write(
+            show.join("index.m3u8"),
+            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:4,\npart.m4s\n#EXTINF:4,\nseg0.ts\n#EXT-X-ENDLIST\n",
+        )
+        .unwrap();
+        std::fs::write(show.join("seg0.ts"), &segment).unwrap();
+        std::fs::write(show.join("init.mp4"), b"init").unwrap();
+        std::fs::write(show.join("part.m4s"), b"part").unwrap();
+        std::fs::write(show.join("big.ts"), &big).unwrap();
+        std::fs::write(root.path().join("secret.ts"), b"not for viewers").unwrap();
+        std::os::unix::fs::symlink(root.path().join("secret.ts"), show.join("escape.ts")).unwrap();
+        std::os::unix::fs::symlink("/etc", show.join("etc")).unwrap();
+        Media { root, segment, big }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn media_is_sent_whole_or_by_range_with_its_type_and_never_from_outside_the_folder() {
+    let media = Media::new();
+    let root = media.root.path().to_path_buf();
+    let app = spawn_app_with(|s| {
+        s.media_root = Some(root);
+        // 1 MiB: files above a quarter of it are streamed from disk.
+        s.media_cache_mb = Some(1);
+    })
+    .await;
+    let viewer = wallet(1);
+    app.mint_pass(viewer.address()).await;
+    let id = app
+        .live_event_with(app.pass_gate(), json!({ "stream": { "source": "show" } }))
+        .await;
+    let session = app.login(&viewer).await;
+    let token = app.stream_token(&id, &session).await;
+    let http = reqwest::Client::new();
+    let get = |path: &str, range: Option<&str>| {
+        let mut r = http.get(format!("{}/stream/{id}/{path}?token={token}", app.url));
+        if let Some(v) = range {
+            r = r.header("range", v);
+        }
+        r.send()
+    };
+
+    let playlist = get("index.m3u8", None).await.unwrap();
+    assert_eq!(playlist.status(), 200);
+    assert_eq!(
+        playlist.headers()["content-type"],
+        "application/vnd.apple.mpegurl"
+    );
+    assert_eq!(playlist.headers()["cache-control"], "no-store");
+    let text = playlist.text().await.unwrap();
+    assert!(
+        text.contains(&format!("URI=\"init.mp4?token={token}\"")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("\nseg0.ts?token={token}\n")),
+        "{text}"
+    );
+
+    for (file, kind) in [
+        ("seg0.ts", "video/mp2t"),
+        ("part.m4s", "video/iso.segment"),
+        ("init.mp4", "video/mp4"),
+    ] {
+        let r = get(file, None).await.unwrap();
+        assert_eq!(r.status(), 200, "{file}");
+        assert_eq!(r.headers()["content-type"], kind, "{file}");
+        assert!(
+            r.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .starts_with("private, max-age="),
+            "{file}"
+        );
+    }
+
+    // Whole, then by range, from memory and from disk alike.
+    for (file, bytes) in [("seg0.ts", &media.segment), ("big.ts", &media.big)] {
+        let n = bytes.len();
+        let whole = get(file, None).await.unwrap();
+        assert_eq!(whole.status(), 200);
+        assert_eq!(whole.headers()["accept-ranges"], "bytes");
+        let etag = whole.headers()["etag"].clone();
+        assert_eq!(&whole.bytes().await.unwrap()[..], &bytes[..], "{file}");
+
+        let part = get(file, Some("bytes=100-1099")).await.unwrap();
+        assert_eq!(part.status(), 206, "{file}");
+        assert_eq!(
+            part.headers()["content-range"],
+            format!("bytes 100-1099/{n}").as_str()
+        );
+        assert_eq!(&part.bytes().await.unwrap()[..], &bytes[100..1100]);
+
+        let tail = get(file, Some("bytes=-10")).await.unwrap();
+        assert_eq!(tail.status(), 206);
+        assert_eq!(&tail.bytes().await.unwrap()[..], &bytes[n - 10..]);
+
+        let open_ended = get(file, Some(&format!("bytes={}-", n - 3))).await.unwrap();
+        assert_eq!(open_ended.status(), 206);
+        assert_eq!(&open_ended.bytes().await.unwrap()[..], &bytes[n - 3..]);
+
+        let beyond = get(file, Some(&format!("bytes={n}-"))).await.unwrap();
+        assert_eq!(
+            beyond.headers()["content-range"],
+            format!("bytes */{n}").as_str()
+        );
+        assert_problem(beyond, 416, "range_not_satisfiable").await;
+
+        // Several ranges, or a header that does not parse: the whole file.
+        for header in ["bytes=0-1,5-9", "pages=1-2"] {
+            let r = get(file, Some(header)).await.unwrap();
+            assert_eq!(r.status(), 200, "{header}");
+            assert_eq!(r.bytes().await.unwrap().len(), n);
+        }
+
+        let cached = http
+            .get(format!("{}/stream/{id}/{file}?token={token}", app.url))
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cached.status(), 304);
+    }
+
+    // Nothing outside the event's folder, however the path is spelled.
+    for path in [
+        "escape.ts",
+        "etc/passwd",
+        "..%2Fsecret.ts",
+        "%2e%2e/secret.ts",
+        "%2E%2E%2Fsecret.ts",
+        "..%5Csecret.ts",
+        "show/..%2F..%2Fsecret.ts",
+        "%2Fetc%2Fpasswd",
+    ] {
+        let r = get(path, None).await.unwrap();
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        assert!(status == 403 || status == 404, "{path}: {status}");
+        assert!(
+            !body.contains("not for viewers") && !body.contains("root:"),
+            "{path}"
+        );
+    }
+
+    // A file rewritten on disk is sent anew (held copies are re-checked within a second).
+    let show = media.root.path().join("show");
+    std::fs::write(show.join("seg0.ts"), b"re-encoded").unwrap();
+    eventually(std::time::Duration::from_secs(5), || async {
+        let body = get("seg0.ts", None).await.unwrap().bytes().await.unwrap();
+        (&body[..] == b"re-encoded").then_some(())
+    })
+    .await;
+}

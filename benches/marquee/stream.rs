@@ -1,0 +1,371 @@
+//! stream: the gated stream beside nginx on the same files with the same load generator
+//! (wrk): nginx serving them plain, nginx behind its `secure_link` signed-URL check, and
+//! Marquee with its stream token, for a 2 KB playlist and a 200 KB segment at 32 and 128
+//! connections; then Marquee's memory with 1,000 open viewer connections.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use alloy::primitives::U256;
+use alloy::signers::local::PrivateKeySigner;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use marquee::chain::anvil::DEV_KEYS;
+use marquee::chain::bindings::DemoToken;
+use md5::{Digest, Md5};
+use serde_json::{Value, json};
+
+use super::{Chain, Server, free_port, session, start_server_with};
+
+const SECRET: &str = "bench-secret";
+const PERIOD: &str = "8s";
+
+/// One wrk run's figures.
+struct Run {
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    mb_per_second: f64,
+    /// Responses that were not 2xx (wrk's count) or socket errors.
+    bad: u64,
+}
+
+pub(super) async fn stream() {
+    println!("== stream");
+    if which("wrk").is_none() || which("nginx").is_none() {
+        println!("wrk and nginx are needed (make bench installs them): section skipped");
+        return;
+    }
+    let media = tempfile::tempdir().unwrap();
+    let folder = media.path().join("bench");
+    std::fs::create_dir(&folder).unwrap();
+    write_media(&folder);
+
+    let Chain {
+        anvil,
+        admin,
+        admin_addr,
+        d,
+    } = Chain::start().await;
+    let erc20 = d.erc20.unwrap();
+    let viewer = PrivateKeySigner::random();
+    DemoToken::new(erc20, &admin)
+        .mint(viewer.address(), U256::from(1))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let server = start_server_with(&[
+        ("MARQUEE_RPC_URL", anvil.url.to_string()),
+        ("MARQUEE_MULTICALL3", d.multicall3.to_string()),
+        ("MARQUEE_DELEGATE_REGISTRY", d.delegate_registry.to_string()),
+        ("MARQUEE_ORGANIZERS", admin_addr.to_string()),
+        ("MARQUEE_MEDIA_ROOT", media.path().display().to_string()),
+        // The run outlasts the default five minutes.
+        ("MARQUEE_STREAM_TOKEN_TTL_SECS", "3600".into()),
+    ])
+    .await;
+    let token = stream_token(&server, &viewer, &erc20.to_string()).await;
+    let nginx = Nginx::start(media.path());
+
+    let expires = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
+    let signed = |uri: &str| {
+        let digest = Md5::digest(format!("{expires}{uri} {SECRET}").as_bytes());
+        format!(
+            "{}{uri}?md5={}&expires={expires}",
+            nginx.url,
+            URL_SAFE_NO_PAD.encode(digest)
+        )
+    };
+    let (id, url) = (&token.0, &server.url);
+    let marquee = |file: &str| format!("{url}/stream/{id}/{file}?token={}", token.1);
+    println!(
+        "{:<34} {:>10} {:>9} {:>9} {:>10}",
+        "", "req/s", "p50 ms", "p99 ms", "MB/s"
+    );
+    for (kind, file) in [
+        ("2 KB playlist", "index.m3u8"),
+        ("200 KB segment", "seg.ts"),
+    ] {
+        for connections in [32, 128] {
+            let plain = wrk(&format!("{}/plain/{file}", nginx.url), connections);
+            let secure = wrk(&signed(&format!("/secure/{file}")), connections);
+            let ours = wrk(&marquee(file), connections);
+            println!("{kind}, {connections} connections");
+            row("  nginx plain", &plain);
+            row("  nginx secure_link", &secure);
+            row("  Marquee (stream token)", &ours);
+            println!(
+                "  Marquee / nginx secure_link: throughput {:.2} (goal ≥ 1.0), p99 {:.2} (goal ≤ 1.5)",
+                ours.per_second / secure.per_second,
+                ours.p99_ms / secure.p99_ms
+            );
+        }
+    }
+
+    // 1,000 viewers with a connection open each, asking for the playlist now and then.
+    let pid = server.child.id();
+    let many = wrk_with(&marquee("index.m3u8"), 1000, "5s", Some(200));
+    println!(
+        "Marquee with 1000 open viewer connections: peak RSS {:.1} MB (goal < 64 MB), {:.0} playlists/s, {} bad",
+        peak_rss_kb(pid) as f64 / 1024.0,
+        many.per_second,
+        many.bad
+    );
+    drop(nginx);
+    drop(server);
+    drop(anvil);
+}
+
+/// A 2 KB media playlist and a 200 KB segment of incompressible bytes.
+fn write_media(folder: &Path) {
+    let mut playlist = String::from(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-MEDIA-SEQUENCE:0\n",
+    );
+    let mut i = 0;
+    while playlist.len() < 2000 {
+        playlist.push_str(&format!("#EXTINF:4.000000,\nseg{i:03}.ts\n"));
+        i += 1;
+    }
+    playlist.push_str("#EXT-X-ENDLIST\n");
+    std::fs::write(folder.join("index.m3u8"), playlist).unwrap();
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let segment: Vec<u8> = (0..200 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    std::fs::write(folder.join("seg.ts"), segment).unwrap();
+}
+
+/// An event on `erc20` and a stream token for `viewer`: (event id, token).
+async fn stream_token(server: &Server, viewer: &PrivateKeySigner, erc20: &str) -> (String, String) {
+    let http = reqwest::Client::new();
+    let domain = server.url.trim_start_matches("http://").to_string();
+    let organizer = session(&http, &server.url, &domain, &DEV_KEYS[0].parse().unwrap())
+        .await
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let body = json!({
+        "title": "Bench", "stream": { "source": "bench" },
+        "starts_at": marquee::time_util::rfc3339(now - time::Duration::minutes(1)),
+        "ends_at": marquee::time_util::rfc3339(now + time::Duration::hours(2)),
+        "gate": { "any": [{ "type": "erc20", "contract": erc20, "min_balance": "1" }] },
+    });
+    let e = post_json(
+        &http,
+        &format!("{}/api/v1/events", server.url),
+        &organizer,
+        &body,
+    )
+    .await;
+    let id = e["id"].as_str().unwrap().to_string();
+    let viewer_session = session(&http, &server.url, &domain, viewer).await.unwrap();
+    let joined = post_json(
+        &http,
+        &format!("{}/api/v1/events/{id}/join", server.url),
+        &viewer_session,
+        &json!({}),
+    )
+    .await;
+    let token = joined["stream_token"].as_str().expect("joined").to_string();
+    (id, token)
+}
+
+async fn post_json(http: &reqwest::Client, url: &str, bearer: &str, body: &Value) -> Value {
+    let r = http.post(url).bearer_auth(bearer).json(body).send().await;
+    r.unwrap().json().await.unwrap()
+}
+
+/// nginx on a free port serving `root` at `/plain/` and, behind `secure_link`, at `/secure/`.
+struct Nginx {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    fn start(root: &Path) -> Nginx {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let root = root.join("bench").display().to_string();
+        let conf = format!(
+            r#"
+worker_processes 2;
+user root;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; }}
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location /plain/ {{ alias {root}/; }}
+        location /secure/ {{
+            secure_link $arg_md5,$arg_expires;
+            secure_link_md5 "$secure_link_expires$uri {SECRET}";
+            if ($secure_link = "") {{ return 403; }}
+            if ($secure_link = "0") {{ return 410; }}
+            alias {root}/;
+        }}
+    }}
+}}
+"#,
+            dir = dir.path().display()
+        );
+        let path = dir.path().join("nginx.conf");
+        std::fs::write(&path, conf).unwrap();
+        let child = Command::new("nginx")
+            .arg("-c")
+            .arg(&path)
+            .args(["-p", &dir.path().display().to_string(), "-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx starts");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "nginx did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Nginx {
+            child,
+            url,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM, not SIGKILL: the master then takes its workers down with it.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn which(program: &str) -> Option<()> {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .ok()
+        .filter(|s| s.success())
+        .map(|_| ())
+}
+
+fn wrk(url: &str, connections: u32) -> Run {
+    wrk_with(url, connections, PERIOD, None)
+}
+
+/// wrk with 2 threads; `pause_ms` paces each connection's requests (ms between them) with a Lua
+/// script when given.
+fn wrk_with(url: &str, connections: u32, period: &str, pause_ms: Option<u32>) -> Run {
+    let script = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t2", &format!("-c{connections}"), &format!("-d{period}")])
+        .args(["--latency", "--timeout", "10s"]);
+    if let Some(ms) = pause_ms {
+        std::fs::write(script.path(), format!("function delay() return {ms} end\n")).unwrap();
+        cmd.arg("-s").arg(script.path());
+    }
+    let out = cmd.arg(url).output().expect("wrk runs");
+    parse_wrk(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn parse_wrk(text: &str) -> Run {
+    let mut run = Run {
+        per_second: 0.0,
+        p50_ms: 0.0,
+        p99_ms: 0.0,
+        mb_per_second: 0.0,
+        bad: 0,
+    };
+    for line in text.lines().map(str::trim) {
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("Requests/sec:"), Some(v)) => run.per_second = v.parse().unwrap_or(0.0),
+            (Some("Transfer/sec:"), Some(v)) => run.mb_per_second = megabytes(v),
+            (Some("50.000%" | "50%"), Some(v)) => run.p50_ms = millis(v),
+            (Some("99.000%" | "99%"), Some(v)) => run.p99_ms = millis(v),
+            (Some("Non-2xx"), _) => {
+                run.bad += line
+                    .rsplit(' ')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0)
+            }
+            (Some("Socket"), _) => {
+                run.bad += line
+                    .split(|c: char| !c.is_ascii_digit())
+                    .filter_map(|n| n.parse::<u64>().ok())
+                    .sum::<u64>()
+            }
+            _ => {}
+        }
+    }
+    run
+}
+
+fn millis(v: &str) -> f64 {
+    let (n, unit) = v.split_at(v.find(|c: char| c.is_alphabetic()).unwrap_or(v.len()));
+    let n: f64 = n.parse().unwrap_or(0.0);
+    match unit {
+        "us" => n / 1000.0,
+        "s" => n * 1000.0,
+        _ => n,
+    }
+}
+
+fn megabytes(v: &str) -> f64 {
+    let (n, unit) = v.split_at(v.find(|c: char| c.is_alphabetic()).unwrap_or(v.len()));
+    let n: f64 = n.parse().unwrap_or(0.0);
+    match unit {
+        "B" => n / 1024.0 / 1024.0,
+        "KB" => n / 1024.0,
+        "GB" => n * 1024.0,
+        _ => n,
+    }
+}
+
+fn row(name: &str, r: &Run) {
+    let bad = if r.bad > 0 {
+        format!("   ({} bad)", r.bad)
+    } else {
+        String::new()
+    };
+    println!(
+        "{name:<34} {:>10.0} {:>9.2} {:>9.2} {:>10.1}{bad}",
+        r.per_second, r.p50_ms, r.p99_ms, r.mb_per_second
+    );
+}
+
+/// The process's peak resident memory (VmHWM), kB.
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}

@@ -1,0 +1,232 @@
+//! The media of folder sources, held in memory. A screening's viewers all ask for the same few
+//! segments within seconds of each other, so each file is read from disk once and then sent
+//! from memory: a request that hits costs no system call and no copy (the body shares the
+//! buffer). Files are re-checked against the disk at most once a second, so a live encoder
+//! rewriting its playlist is seen; files too big to hold are streamed from disk instead.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::http::HeaderValue;
+use bytes::Bytes;
+
+use super::files::{self, PathError};
+use super::playlist::Template;
+
+/// How long a held file is trusted before the disk is asked again.
+const RECHECK: Duration = Duration::from_secs(1);
+
+/// One media file, ready to send.
+#[derive(Debug)]
+pub struct MediaFile {
+    /// Where it is on disk.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub len: u64,
+    /// Content type, by extension.
+    pub content_type: &'static str,
+    /// Strong validator: size and modification time.
+    pub etag: HeaderValue,
+    /// Modification time as an HTTP date.
+    pub last_modified: HeaderValue,
+    /// The bytes, when held in memory (else stream from `path`).
+    pub bytes: Option<Bytes>,
+    /// A playlist, parsed for rewriting.
+    pub playlist: Option<Template>,
+    modified: SystemTime,
+}
+
+struct Slot {
+    file: Arc<MediaFile>,
+    checked: Instant,
+    used: u64,
+}
+
+#[derive(Default)]
+struct Held {
+    files: HashMap<String, Slot>,
+    bytes: u64,
+    clock: u64,
+}
+
+/// The media files of folder sources under one root, the recently used ones in memory.
+pub struct Library {
+    root: PathBuf,
+    budget: u64,
+    held: Mutex<Held>,
+}
+
+impl std::fmt::Debug for Library {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Library")
+            .field("root", &self.root)
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Library {
+    /// Media under `root`, holding at most `budget` bytes in memory.
+    pub fn new(root: PathBuf, budget: u64) -> Self {
+        Self {
+            root,
+            budget,
+            held: Mutex::default(),
+        }
+    }
+
+    /// The file `path` of the folder source `source`, confined to that folder.
+    pub async fn get(&self, source: &str, path: &str) -> Result<Arc<MediaFile>, PathError> {
+        let key = format!("{source}\0{path}");
+        let now = Instant::now();
+        let known = {
+            let mut held = self.lock();
+            held.clock += 1;
+            let clock = held.clock;
+            match held.files.get_mut(&key) {
+                Some(slot) if now.duration_since(slot.checked) < RECHECK => {
+                    slot.used = clock;
+                    return Ok(slot.file.clone());
+                }
+                Some(slot) => Some(slot.file.clone()),
+                None => None,
+            }
+        };
+        // Resolved again on every check: a symlink may have been pointed elsewhere.
+        let full = files::resolve(&self.root, source, path).await?;
+        let meta = tokio::fs::metadata(&full)
+            .await
+            .map_err(|_| PathError::NotFound)?;
+        if !meta.is_file() {
+            return Err(PathError::NotFound);
+        }
+        let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+        let file = match known {
+            Some(f) if f.path == full && f.len == meta.len() && f.modified == modified => f,
+            _ => Arc::new(self.load(full, path, meta.len(), modified).await?),
+        };
+        self.keep(key, file.clone(), now);
+        Ok(file)
+    }
+
+    async fn load(
+        &self,
+        full: PathBuf,
+        path: &str,
+        len: u64,
+        modified: SystemTime,
+    ) -> Result<MediaFile, PathError> {
+        let bytes = if len <= self.budget / 4 {
+            let b = tokio::fs::read(&full)
+                .await
+                .map_err(|_| PathError::NotFound)?;
+            Some(Bytes::from(b))
+        } else {
+            None
+        };
+        // A file rewritten between the stat and the read: describe what was read.
+        let len = bytes.as_ref().map_or(len, |b| b.len() as u64);
+        let playlist = match (&bytes, files::is_playlist(path)) {
+            (Some(b), true) => Some(Template::parse(
+                std::str::from_utf8(b).map_err(|_| PathError::NotFound)?,
+            )),
+            (None, true) => return Err(PathError::NotFound),
+            _ => None,
+        };
+        let nanos = modified
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        Ok(MediaFile {
+            content_type: files::content_type(path),
+            etag: header(format!("\"{len:x}-{nanos:x}\"")),
+            last_modified: header(httpdate::fmt_http_date(modified)),
+            path: full,
+            len,
+            bytes,
+            playlist,
+            modified,
+        })
+    }
+
+    /// Remembers `file`, dropping the least recently used files beyond the budget.
+    fn keep(&self, key: String, file: Arc<MediaFile>, now: Instant) {
+        let size = file.bytes.as_ref().map_or(0, |b| b.len() as u64);
+        let mut held = self.lock();
+        held.clock += 1;
+        let used = held.clock;
+        if let Some(old) = held.files.insert(
+            key,
+            Slot {
+                file,
+                checked: now,
+                used,
+            },
+        ) {
+            held.bytes -= old.file.bytes.as_ref().map_or(0, |b| b.len() as u64);
+        }
+        held.bytes += size;
+        while held.bytes > self.budget {
+            let Some(oldest) = held
+                .files
+                .iter()
+                .filter(|(_, s)| s.file.bytes.is_some())
+                .min_by_key(|(_, s)| s.used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(gone) = held.files.remove(&oldest) {
+                held.bytes -= gone.file.bytes.as_ref().map_or(0, |b| b.len() as u64);
+            }
+        }
+    }
+
+    /// Bytes held in memory now.
+    pub fn held_bytes(&self) -> u64 {
+        self.lock().bytes
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
+        // The map stays consistent across a panic elsewhere: every change is one statement.
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn header(v: String) -> HeaderValue {
+    HeaderValue::from_str(&v).expect("an ETag or HTTP date is a valid header value")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Library;
+
+    #[tokio::test]
+    async fn recent_files_are_held_within_the_budget_and_big_ones_left_on_disk() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("show");
+        std::fs::create_dir(&dir).unwrap();
+        for i in 0..6 {
+            std::fs::write(dir.join(format!("s{i}.ts")), vec![i as u8; 200]).unwrap();
+        }
+        let lib = Library::new(root.path().to_path_buf(), 1000);
+        for i in 0..6 {
+            let f = lib.get("show", &format!("s{i}.ts")).await.unwrap();
+            assert_eq!(f.bytes.as_deref(), Some(&[i as u8; 200][..]));
+        }
+        // Six files of 200 bytes in a budget of 1000: the least recently used one went.
+        assert_eq!(lib.held_bytes(), 1000);
+        assert!(!lib.lock().files.contains_key("show\0s0.ts"));
+        assert!(lib.lock().files.contains_key("show\0s5.ts"));
+        // Above a quarter of the budget: described, streamed from disk, not held.
+        std::fs::write(dir.join("big.ts"), vec![7u8; 600]).unwrap();
+        let big = lib.get("show", "big.ts").await.unwrap();
+        assert!(big.bytes.is_none());
+        assert_eq!(big.len, 600);
+        assert_eq!(lib.held_bytes(), 1000);
+        assert!(lib.get("show", "../show/s0.ts").await.is_err());
+        assert!(lib.get("show", "missing.ts").await.is_err());
+    }
+}

@@ -15,6 +15,7 @@ use super::extract::StreamToken;
 use crate::error::{ApiError, ApiResult};
 use crate::stream::files::PathError;
 use crate::stream::media::MediaFile;
+use crate::time_util::to_ms;
 
 /// Segments are the same bytes for every viewer and never change under one name.
 const SEGMENT_CACHE: HeaderValue = HeaderValue::from_static("private, max-age=300");
@@ -31,7 +32,8 @@ async fn serve(
 ) -> ApiResult<Response> {
     token.authorize(&state, &id)?;
     let event = load(&state, &id).await?;
-    if !event.spec.is_open(OffsetDateTime::now_utc()) {
+    let now = OffsetDateTime::now_utc();
+    if !event.spec.is_open(now) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "event_not_open",
@@ -50,12 +52,18 @@ async fn serve(
             PathError::NotFound => ApiError::not_found(format!("no media {path:?}")),
         })?;
     if let Some(template) = &file.playlist {
+        let starts = to_ms(event.spec.starts_at);
+        let live = match &file.segments {
+            Some(film) if event.spec.stream.premiere => film.window(to_ms(now) - starts, starts),
+            _ => None,
+        };
+        let body = live.as_ref().unwrap_or(template).render(token.as_str());
         return Ok((
             [
                 (header::CONTENT_TYPE, file.content_type),
                 (header::CACHE_CONTROL, "no-store"),
             ],
-            template.render(token.as_str()),
+            body,
         )
             .into_response());
     }

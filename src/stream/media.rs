@@ -14,6 +14,7 @@ use bytes::Bytes;
 
 use super::files::{self, PathError};
 use super::playlist::Template;
+use super::premiere::MediaPlaylist;
 
 /// How long a held file is trusted before the disk is asked again.
 const RECHECK: Duration = Duration::from_secs(1);
@@ -35,6 +36,8 @@ pub struct MediaFile {
     pub bytes: Option<Bytes>,
     /// A playlist, parsed for rewriting.
     pub playlist: Option<Template>,
+    /// A media playlist's segments and times, for premieres.
+    pub segments: Option<MediaPlaylist>,
     modified: SystemTime,
 }
 
@@ -128,13 +131,13 @@ impl Library {
         };
         // A file rewritten between the stat and the read: describe what was read.
         let len = bytes.as_ref().map_or(len, |b| b.len() as u64);
-        let playlist = match (&bytes, files::is_playlist(path)) {
-            (Some(b), true) => Some(Template::parse(
-                std::str::from_utf8(b).map_err(|_| PathError::NotFound)?,
-            )),
+        let text = match (&bytes, files::is_playlist(path)) {
+            (Some(b), true) => Some(std::str::from_utf8(b).map_err(|_| PathError::NotFound)?),
             (None, true) => return Err(PathError::NotFound),
             _ => None,
         };
+        let playlist = text.map(Template::parse);
+        let segments = text.and_then(MediaPlaylist::parse);
         let nanos = modified
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -147,6 +150,7 @@ impl Library {
             len,
             bytes,
             playlist,
+            segments,
             modified,
         })
     }

@@ -4,3 +4,4 @@
 pub mod files;
 pub mod media;
 pub mod playlist;
+pub mod premiere;

@@ -324,3 +324,90 @@ async fn media_is_sent_whole_or_by_range_with_its_type_and_never_from_outside_th
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_premiere_puts_every_viewer_at_the_same_live_edge_and_becomes_the_vod_once_played() {
+    let app = spawn_app().await;
+    let viewer = wallet(1);
+    app.mint_pass(viewer.address()).await;
+    let session = app.login(&viewer).await;
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let premiere = |starts: OffsetDateTime, doors: OffsetDateTime| {
+        app.create_event_with(
+            starts,
+            starts + time::Duration::hours(2),
+            app.pass_gate(),
+            json!({}),
+            json!({ "doors_open_at": rfc3339(doors), "stream": { "source": "demo", "premiere": true } }),
+        )
+    };
+    let playlist = |id: String, token: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .get(&format!("/stream/{id}/index.m3u8?token={token}"), None)
+                .await;
+            assert_eq!(r.status(), 200);
+            r.text().await.unwrap()
+        }
+    };
+
+    // Nine seconds in: the demo's 4 s segments that have played through, from sequence 0,
+    // each stamped with when it was shown.
+    let started = now - time::Duration::seconds(9);
+    let live = premiere(started, started).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = app.stream_token(&live, &session).await;
+    let before = OffsetDateTime::now_utc();
+    let text = playlist(live.clone(), token.clone()).await;
+    let after = OffsetDateTime::now_utc();
+    let played = |t: OffsetDateTime| ((t - started).whole_milliseconds() / 4000) as usize;
+    let segments = text.matches("#EXTINF").count();
+    assert!(
+        (played(before)..=played(after)).contains(&segments),
+        "{segments} segments: {text}"
+    );
+    assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:0\n"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:4.000000,\nseg000.ts?token={token}\n",
+            rfc3339(started)
+        )),
+        "{text}"
+    );
+    assert!(
+        !text.contains("ENDLIST") && !text.contains("PLAYLIST-TYPE"),
+        "{text}"
+    );
+    assert!(!text.contains("seg007.ts"), "{text}");
+
+    // Doors open, film not started: a live playlist with nothing in it yet.
+    let soon = premiere(
+        now + time::Duration::hours(1),
+        now - time::Duration::minutes(1),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = app.stream_token(&soon, &session).await;
+    let text = playlist(soon, token).await;
+    assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:0\n"), "{text}");
+    assert!(
+        !text.contains("#EXTINF") && !text.contains("ENDLIST"),
+        "{text}"
+    );
+
+    // The 30 s film has played through: the whole VOD, ended.
+    let long_ago = now - time::Duration::minutes(10);
+    let played = premiere(long_ago, long_ago).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = app.stream_token(&played, &session).await;
+    let text = playlist(played, token).await;
+    assert_eq!(text.matches("#EXTINF").count(), 8, "{text}");
+    assert!(text.trim_end().ends_with("#EXT-X-ENDLIST"), "{text}");
+}

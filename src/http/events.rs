@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::extract::{AppJson, Organizer, Session};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Capabilities, Event, EventSpec};
+use crate::model::{Capabilities, Event, EventSpec, PoapMode};
 use crate::store;
 use crate::time_util::now_ms;
 
@@ -25,6 +25,7 @@ pub(super) fn router() -> Router<AppState> {
             "/api/v1/events/{id}",
             get(read).patch(update).delete(remove),
         )
+        .route("/api/v1/events/{id}/stats", get(stats))
 }
 
 fn capabilities(state: &AppState) -> Capabilities<'_> {
@@ -114,6 +115,20 @@ async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
 async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Event>> {
     let event = load(&state, &id).await?;
     Ok(Json(Event::clone(&event)))
+}
+
+/// The owner's view of an event's audience: live viewers, joins, watch time, claims.
+async fn stats(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> ApiResult<Json<store::stats::EventStats>> {
+    let event = owned(&state, &id, &session).await?;
+    let poap = &event.spec.poap;
+    let min_watch_ms = (poap.mode != PoapMode::Off).then_some(poap.min_watch_seconds as i64 * 1000);
+    Ok(Json(
+        store::stats::event(&state.db, &id, now_ms(), min_watch_ms).await?,
+    ))
 }
 
 /// The event `id`, or 404 (as read within the last second).

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod nonces;
 pub mod script;
 pub mod sessions;
+pub mod stats;
 
 use std::str::FromStr;
 use std::time::Duration;

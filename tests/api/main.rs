@@ -1,6 +1,7 @@
 //! Integration tests: a real Anvil, the real app on a random port, driven over HTTP.
 #![allow(unreachable_pub)]
 
+mod attendance;
 mod auth;
 mod contracts;
 mod delegation;

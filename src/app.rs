@@ -89,6 +89,7 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
         db,
         events: Default::default(),
         media: Library::new(settings.media_root.clone(), settings.media_cache_bytes),
+        origins: Default::default(),
         tokens,
         revocations,
         chain,

@@ -244,11 +244,14 @@ impl EventSpec {
 
 fn validate_source(source: &str, media_root: &Path) -> Result<(), String> {
     if source.starts_with("http://") || source.starts_with("https://") {
-        // Proxying an origin needs streaming bodies and timeouts; until that lands, say so.
-        return Err(
-            "stream.source: origin URLs are not served yet; use a folder under the media root"
-                .into(),
-        );
+        return match url::Url::parse(source) {
+            Ok(u) if u.host().is_some() && u.username().is_empty() && u.password().is_none() => {
+                Ok(())
+            }
+            _ => {
+                Err("stream.source: not a usable http(s) URL (a host, no user or password)".into())
+            }
+        };
     }
     let rel = Path::new(source);
     let safe = !source.is_empty() && rel.components().all(|c| matches!(c, Component::Normal(_)));

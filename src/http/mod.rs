@@ -39,6 +39,8 @@ pub struct Shared {
     pub events: crate::store::events::Cache,
     /// Media files of folder sources, the recent ones in memory.
     pub media: crate::stream::media::Library,
+    /// Origin sources' client and the playlists fetched lately.
+    pub origins: crate::stream::origin::Origins,
     /// Session and stream tokens.
     pub tokens: Tokens,
     /// Used sign-in nonces, recorded in batches.

@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -13,8 +13,12 @@ use super::AppState;
 use super::events::load;
 use super::extract::StreamToken;
 use crate::error::{ApiError, ApiResult};
-use crate::stream::files::PathError;
+use crate::model::Event;
+use crate::stream::files::{self, PathError};
 use crate::stream::media::MediaFile;
+use crate::stream::origin::{self, OriginError};
+use crate::stream::playlist::Template;
+use crate::stream::premiere::MediaPlaylist;
 use crate::time_util::to_ms;
 
 /// Segments are the same bytes for every viewer and never change under one name.
@@ -28,6 +32,7 @@ async fn serve(
     State(state): State<AppState>,
     token: StreamToken,
     Path((id, path)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     token.authorize(&state, &id)?;
@@ -41,33 +46,132 @@ async fn serve(
             "the screening is not open",
         ));
     }
+    let source = &event.spec.stream.source;
+    if source.starts_with("http://") || source.starts_with("https://") {
+        return from_origin(
+            &state,
+            &event,
+            &path,
+            query.as_deref(),
+            &headers,
+            &token,
+            now,
+        )
+        .await;
+    }
     let file = state
         .media
-        .get(&event.spec.stream.source, &path)
+        .get(source, &path)
         .await
-        .map_err(|e| match e {
-            PathError::Forbidden => {
-                ApiError::forbidden(format!("path {path:?} is outside the event's media"))
-            }
-            PathError::NotFound => ApiError::not_found(format!("no media {path:?}")),
-        })?;
+        .map_err(|e| path_error(e, &path))?;
     if let Some(template) = &file.playlist {
-        let starts = to_ms(event.spec.starts_at);
-        let live = match &file.segments {
-            Some(film) if event.spec.stream.premiere => film.window(to_ms(now) - starts, starts),
-            _ => None,
-        };
-        let body = live.as_ref().unwrap_or(template).render(token.as_str());
-        return Ok((
-            [
-                (header::CONTENT_TYPE, file.content_type),
-                (header::CACHE_CONTROL, "no-store"),
-            ],
-            body,
-        )
-            .into_response());
+        return Ok(playlist(
+            template,
+            file.segments.as_ref(),
+            &event,
+            now,
+            &token,
+        ));
     }
     send(&file, &headers).await
+}
+
+fn path_error(e: PathError, path: &str) -> ApiError {
+    match e {
+        PathError::Forbidden => {
+            ApiError::forbidden(format!("path {path:?} is outside the event's media"))
+        }
+        PathError::NotFound => ApiError::not_found(format!("no media {path:?}")),
+    }
+}
+
+/// A playlist for this viewer: during a premiere the live window of the moment, else whole.
+fn playlist(
+    template: &Template,
+    film: Option<&MediaPlaylist>,
+    event: &Event,
+    now: OffsetDateTime,
+    token: &StreamToken,
+) -> Response {
+    let starts = to_ms(event.spec.starts_at);
+    let live = match film {
+        Some(film) if event.spec.stream.premiere => film.window(to_ms(now) - starts, starts),
+        _ => None,
+    };
+    let body = live.as_ref().unwrap_or(template).render(token.as_str());
+    (
+        [
+            (header::CONTENT_TYPE, "application/vnd.apple.mpegurl"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A playlist or media file of an origin source: playlists rewritten, media streamed through.
+async fn from_origin(
+    state: &AppState,
+    event: &Event,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    token: &StreamToken,
+    now: OffsetDateTime,
+) -> ApiResult<Response> {
+    let source = &event.spec.stream.source;
+    let url = origin::upstream(source, path, query).map_err(|e| path_error(e, path))?;
+    let failed = |e: OriginError| match e {
+        OriginError::Path(e) => path_error(e, path),
+        OriginError::NotFound => ApiError::not_found(format!("the origin has no {path:?}")),
+        OriginError::Unavailable(why) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "origin_unavailable",
+            "Origin unavailable",
+            why,
+        ),
+    };
+    if files::is_playlist(path) {
+        let ours = format!("/stream/{}/", event.id);
+        let f = state
+            .origins
+            .playlist(source, url, &ours)
+            .await
+            .map_err(failed)?;
+        return Ok(playlist(
+            &f.template,
+            f.segments.as_ref(),
+            event,
+            now,
+            token,
+        ));
+    }
+    let upstream = state
+        .origins
+        .media(url, headers.get(header::RANGE))
+        .await
+        .map_err(failed)?;
+    let (status, passed) = (upstream.status(), upstream.headers().clone());
+    let mut r = Response::new(Body::from_stream(upstream.bytes_stream()));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    for name in [
+        header::CONTENT_LENGTH,
+        header::CONTENT_RANGE,
+        header::ACCEPT_RANGES,
+        header::ETAG,
+        header::LAST_MODIFIED,
+    ] {
+        if let Some(v) = passed.get(&name) {
+            h.insert(name, v.clone());
+        }
+    }
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(files::content_type(path)),
+    );
+    h.insert(header::CACHE_CONTROL, SEGMENT_CACHE);
+    Ok(r)
 }
 
 /// A media file, whole or the one byte range asked for (several ranges get the whole file,

@@ -14,14 +14,8 @@ pub enum PathError {
 /// The file that `path` names inside `root/source`, refusing anything that would leave that
 /// folder (`..`, absolute paths, symlinks pointing out).
 pub async fn resolve(root: &Path, source: &str, path: &str) -> Result<PathBuf, PathError> {
+    check_relative(path)?;
     let rel = Path::new(path);
-    let clean = !path.is_empty()
-        && !path.contains('\\')
-        && !path.contains('\0')
-        && rel.components().all(|c| matches!(c, Component::Normal(_)));
-    if !clean {
-        return Err(PathError::Forbidden);
-    }
     let base = tokio::fs::canonicalize(root.join(source))
         .await
         .map_err(|_| PathError::NotFound)?;
@@ -32,6 +26,21 @@ pub async fn resolve(root: &Path, source: &str, path: &str) -> Result<PathBuf, P
         return Err(PathError::Forbidden);
     }
     Ok(full)
+}
+
+/// Refuses a path that is empty, absolute, or steps up (`..`), or holds a backslash or NUL.
+pub fn check_relative(path: &str) -> Result<(), PathError> {
+    let clean = !path.is_empty()
+        && !path.contains('\\')
+        && !path.contains('\0')
+        && Path::new(path)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+    if clean {
+        Ok(())
+    } else {
+        Err(PathError::Forbidden)
+    }
 }
 
 /// Whether `path` is a playlist.

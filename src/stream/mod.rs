@@ -3,5 +3,6 @@
 
 pub mod files;
 pub mod media;
+pub mod origin;
 pub mod playlist;
 pub mod premiere;

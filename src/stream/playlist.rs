@@ -8,14 +8,24 @@ pub struct Template {
     /// last.
     pieces: Vec<String>,
     text_len: usize,
+    rebase: Option<(String, String)>,
 }
 
 impl Template {
     /// Parses `playlist`; nothing in it is refused, text that is not HLS passes through.
+    /// Absolute URIs (another host, or a path from the root) are left as they are, without the
+    /// token: it must not travel to a third party.
     pub fn parse(playlist: &str) -> Self {
+        Self::parse_rebased(playlist, None)
+    }
+
+    /// Like [`Template::parse`] for a playlist of an origin: absolute URIs under `origin` (a
+    /// URL prefix) are pointed at `ours` (a path prefix) instead, and get the token.
+    pub fn parse_rebased(playlist: &str, rebase: Option<(&str, &str)>) -> Self {
         let mut t = Template {
             pieces: vec![String::new()],
             text_len: 0,
+            rebase: rebase.map(|(o, p)| (o.to_string(), p.to_string())),
         };
         for line in playlist.lines() {
             let trimmed = line.trim();
@@ -64,11 +74,22 @@ impl Template {
     }
 
     fn uri(&mut self, uri: &str) {
-        // data: URIs (inline keys or init sections) carry no query.
-        if uri.starts_with("data:") {
+        let rebased = self.rebase.as_ref().and_then(|(origin, ours)| {
+            uri.strip_prefix(origin.as_str())
+                .map(|rest| format!("{ours}{rest}"))
+        });
+        if let Some(uri) = rebased {
+            return self.relative(&uri);
+        }
+        // data: URIs (inline keys or init sections) carry no query; absolute ones stay as they are.
+        if uri.starts_with("data:") || uri.starts_with('/') || uri.contains("://") {
             self.text(uri);
             return;
         }
+        self.relative(uri);
+    }
+
+    fn relative(&mut self, uri: &str) {
         let (base, fragment) = match uri.find('#') {
             Some(i) => (&uri[..i], &uri[i..]),
             None => (uri, ""),
@@ -109,5 +130,20 @@ mod tests {
         assert!(out.contains("#EXT-X-VERSION:7\n") && out.contains("#EXTINF:4.0,\n"));
         assert!(out.ends_with("#EXT-X-ENDLIST\n"));
         assert_eq!(out.matches("token=T").count(), 5);
+    }
+
+    #[test]
+    fn absolute_uris_keep_the_token_to_themselves_unless_they_are_the_origins() {
+        let src =
+            "#EXTM3U\nhttps://cdn.example/a/s1.ts\n/root/s2.ts\nhttps://other.example/s3.ts\n";
+        let plain = rewrite(src, "T");
+        assert_eq!(plain.matches("token=").count(), 0, "{plain}");
+        let t = super::Template::parse_rebased(src, Some(("https://cdn.example/a/", "/stream/e/")));
+        let out = t.render("T");
+        assert!(out.contains("\n/stream/e/s1.ts?token=T\n"), "{out}");
+        assert!(
+            out.contains("\n/root/s2.ts\nhttps://other.example/s3.ts\n"),
+            "{out}"
+        );
     }
 }

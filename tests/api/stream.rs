@@ -411,3 +411,144 @@ async fn a_premiere_puts_every_viewer_at_the_same_live_edge_and_becomes_the_vod_
     assert_eq!(text.matches("#EXTINF").count(), 8, "{text}");
     assert!(text.trim_end().ends_with("#EXT-X-ENDLIST"), "{text}");
 }
+
+/// An HTTP origin serving the demo film under `/films/demo/` (its playlist as `master.m3u8`,
+/// one segment by absolute URL, one on a third party's host), `broken.ts` failing with 500;
+/// it counts the requests for each path.
+async fn origin() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::http::{HeaderMap, StatusCode, Uri, header};
+    use axum::response::IntoResponse;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/films/demo/", listener.local_addr().unwrap());
+    let (log, abs) = (seen.clone(), base.clone());
+    let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
+        let (log, abs) = (log.clone(), abs.clone());
+        async move {
+            log.lock().unwrap().push(uri.to_string());
+            let Some(name) = uri.path().strip_prefix("/films/demo/") else {
+                return StatusCode::NOT_FOUND.into_response();
+            };
+            let demo = root().join("media/demo");
+            match name {
+                "master.m3u8" => {
+                    let text = std::fs::read_to_string(demo.join("index.m3u8")).unwrap();
+                    let text = text
+                        .replace("seg001.ts", &format!("{abs}seg001.ts"))
+                        .replace("seg002.ts", "https://elsewhere.example/seg002.ts");
+                    text.into_response()
+                }
+                "broken.ts" => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                _ => match std::fs::read(demo.join(name)) {
+                    Ok(bytes) => match headers.get(header::RANGE) {
+                        Some(_) => (
+                            StatusCode::PARTIAL_CONTENT,
+                            [(header::CONTENT_RANGE, format!("bytes 0-9/{}", bytes.len()))],
+                            bytes[..10].to_vec(),
+                        )
+                            .into_response(),
+                        None => bytes.into_response(),
+                    },
+                    Err(_) => StatusCode::NOT_FOUND.into_response(),
+                },
+            }
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, seen)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_origin_source_is_proxied_rewritten_and_shared_and_its_failures_are_502() {
+    let app = spawn_app().await;
+    let (base, seen) = origin().await;
+    let viewer = wallet(1);
+    app.mint_pass(viewer.address()).await;
+    let id = app
+        .live_event_with(
+            app.pass_gate(),
+            json!({ "stream": { "source": format!("{base}master.m3u8") } }),
+        )
+        .await;
+    let session = app.login(&viewer).await;
+    let token = app.stream_token(&id, &session).await;
+    let get = |path: &str| {
+        let url = format!("{}/stream/{id}/{path}?token={token}", app.url);
+        app.http.get(url).send()
+    };
+
+    let r = get("index.m3u8").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains(&format!("\nseg000.ts?token={token}\n")),
+        "{text}"
+    );
+    // The origin's own absolute URL comes through Marquee; a third party's gets no token.
+    assert!(
+        text.contains(&format!("\n/stream/{id}/seg001.ts?token={token}\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nhttps://elsewhere.example/seg002.ts\n"),
+        "{text}"
+    );
+
+    // Every viewer's playlist within a second is one request to the origin.
+    for _ in 0..10 {
+        assert_eq!(get("index.m3u8").await.unwrap().status(), 200);
+    }
+    let fetched = |name: &str| {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.contains(name))
+            .count()
+    };
+    // Two at most: the eleven requests may straddle the one-second boundary.
+    assert!(fetched("master.m3u8") <= 2, "{:?}", seen.lock().unwrap());
+
+    // Segments stream through, byte ranges too, with the token kept from the origin.
+    let r = get("seg000.ts").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "video/mp2t");
+    let body = r.bytes().await.unwrap();
+    assert_eq!(
+        &body[..],
+        &std::fs::read(root().join("media/demo/seg000.ts")).unwrap()[..]
+    );
+    let r = app
+        .http
+        .get(format!("{}/stream/{id}/seg000.ts?token={token}", app.url))
+        .header("range", "bytes=0-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.bytes().await.unwrap().len(), 10);
+    assert!(
+        seen.lock().unwrap().iter().all(|p| !p.contains("token=")),
+        "the stream token never reaches the origin"
+    );
+
+    assert_problem(get("missing.ts").await.unwrap(), 404, "not_found").await;
+    assert_problem(get("broken.ts").await.unwrap(), 502, "origin_unavailable").await;
+    assert_problem(get("..%2Fother%2Fx.ts").await.unwrap(), 403, "forbidden").await;
+
+    // An origin that does not answer at all.
+    let down = app
+        .live_event_with(
+            app.pass_gate(),
+            json!({ "stream": { "source": format!("http://127.0.0.1:{}/x.m3u8", free_port()) } }),
+        )
+        .await;
+    let token = app.stream_token(&down, &session).await;
+    assert_problem(
+        app.get(&format!("/stream/{down}/index.m3u8?token={token}"), None)
+            .await,
+        502,
+        "origin_unavailable",
+    )
+    .await;
+}

@@ -243,7 +243,7 @@ impl EventSpec {
 }
 
 fn validate_source(source: &str, media_root: &Path) -> Result<(), String> {
-    if source.starts_with("http://") || source.starts_with("https://") {
+    if crate::stream::origin::is_origin(source) {
         return match url::Url::parse(source) {
             Ok(u) if u.host().is_some() && u.username().is_empty() && u.password().is_none() => {
                 Ok(())

@@ -33,7 +33,7 @@ struct Run {
 
 pub(super) async fn stream() {
     println!("== stream");
-    if which("wrk").is_none() || which("nginx").is_none() {
+    if !installed("wrk") || !installed("nginx") {
         println!("wrk and nginx are needed (make bench installs them): section skipped");
         return;
     }
@@ -263,14 +263,12 @@ impl Drop for Nginx {
     }
 }
 
-fn which(program: &str) -> Option<()> {
+fn installed(program: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {program}")])
         .stdout(Stdio::null())
         .status()
-        .ok()
-        .filter(|s| s.success())
-        .map(|_| ())
+        .is_ok_and(|s| s.success())
 }
 
 fn wrk(url: &str, connections: u32) -> Run {

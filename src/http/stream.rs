@@ -47,7 +47,7 @@ async fn serve(
         ));
     }
     let source = &event.spec.stream.source;
-    if source.starts_with("http://") || source.starts_with("https://") {
+    if origin::is_origin(source) {
         return from_origin(
             &state,
             &event,
@@ -122,7 +122,6 @@ async fn from_origin(
     let source = &event.spec.stream.source;
     let url = origin::upstream(source, path, query).map_err(|e| path_error(e, path))?;
     let failed = |e: OriginError| match e {
-        OriginError::Path(e) => path_error(e, path),
         OriginError::NotFound => ApiError::not_found(format!("the origin has no {path:?}")),
         OriginError::Unavailable(why) => ApiError::new(
             StatusCode::BAD_GATEWAY,

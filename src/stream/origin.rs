@@ -20,11 +20,14 @@ const MAX_PLAYLIST: usize = 1 << 20;
 /// A whole playlist must arrive within this.
 const PLAYLIST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Whether `source` names an origin (an http(s) playlist URL) rather than a folder.
+pub fn is_origin(source: &str) -> bool {
+    source.starts_with("http://") || source.starts_with("https://")
+}
+
 /// Why the origin gave nothing to send.
 #[derive(Debug)]
 pub enum OriginError {
-    /// The path is not one of the source's.
-    Path(PathError),
     /// The origin has no such file.
     NotFound,
     /// The origin failed, timed out, or answered with something unusable.
@@ -113,7 +116,7 @@ impl Origins {
     }
 
     async fn fetch_text(&self, url: Url) -> Result<String, OriginError> {
-        let mut r = self.get(url, None).await?;
+        let mut r = self.media(url, None).await?;
         let mut body = Vec::new();
         while let Some(chunk) = r.chunk().await.map_err(unavailable)? {
             body.extend_from_slice(&chunk);
@@ -129,14 +132,6 @@ impl Origins {
 
     /// A media file at `url`, the byte `range` asked for passed on; the body is not read yet.
     pub async fn media(
-        &self,
-        url: Url,
-        range: Option<&axum::http::HeaderValue>,
-    ) -> Result<reqwest::Response, OriginError> {
-        self.get(url, range).await
-    }
-
-    async fn get(
         &self,
         url: Url,
         range: Option<&axum::http::HeaderValue>,

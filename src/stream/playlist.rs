@@ -105,14 +105,13 @@ impl Template {
     }
 }
 
-/// Rewrites `playlist` so that each URI carries `token` as a query parameter.
-pub fn rewrite(playlist: &str, token: &str) -> String {
-    Template::parse(playlist).render(token)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::rewrite;
+    use super::Template;
+
+    fn rewrite(playlist: &str, token: &str) -> String {
+        Template::parse(playlist).render(token)
+    }
 
     #[test]
     fn every_uri_gets_the_token() {
@@ -138,7 +137,7 @@ mod tests {
             "#EXTM3U\nhttps://cdn.example/a/s1.ts\n/root/s2.ts\nhttps://other.example/s3.ts\n";
         let plain = rewrite(src, "T");
         assert_eq!(plain.matches("token=").count(), 0, "{plain}");
-        let t = super::Template::parse_rebased(src, Some(("https://cdn.example/a/", "/stream/e/")));
+        let t = Template::parse_rebased(src, Some(("https://cdn.example/a/", "/stream/e/")));
         let out = t.render("T");
         assert!(out.contains("\n/stream/e/s1.ts?token=T\n"), "{out}");
         assert!(

@@ -6,20 +6,27 @@ TOOLKIT := anvil
 NPM_STAMP := $(TOOLKIT)/node_modules/.package-lock.json
 FORGE := $(abspath $(TOOLKIT)/node_modules/.bin/forge)
 
-.PHONY: help deps run test test-contracts test-rust bench bench-tools fuzz contracts lint media clean
+.PHONY: help deps nginx run test test-contracts test-rust bench bench-tools fuzz contracts lint media clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-deps: $(NPM_STAMP) ## Install the pinned chain toolkit (Anvil, Forge, Cast, solc-js, OpenZeppelin) when missing
+deps: $(NPM_STAMP) nginx ## Install the pinned chain toolkit (Anvil, Forge, Cast, solc-js, OpenZeppelin) and nginx when missing
+
+# Installs Debian's packages $(1) with apt-get (through sudo unless root).
+APT_INSTALL = SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(1) >/dev/null
+
+nginx: ## Install nginx, the edge that `make run EDGE=1` and the tests serve segments through, when missing
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { $(call APT_INSTALL,nginx); }
 
 $(NPM_STAMP): $(TOOLKIT)/package.json $(TOOLKIT)/package-lock.json
 	cd $(TOOLKIT) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-run: deps ## Run everything on Anvil with a demo event (prints the URL and demo wallet keys)
+run: deps ## Run everything on Anvil with a demo event (prints the URL and demo wallet keys); EDGE=1 adds the nginx edge
 	cargo build --bin marquee
-	./target/debug/marquee dev
+	./target/debug/marquee dev $(if $(EDGE),--edge)
 
 test: deps test-contracts test-rust ## Run every test (forge and cargo)
 
@@ -32,10 +39,8 @@ test-rust: deps ## Rust unit and integration tests (real Anvil, real app over HT
 bench: deps bench-tools ## Performance figures beside their baselines (release build; sections auth, join, stream)
 	cargo bench --bench marquee
 
-bench-tools: ## Install the load generator and the reference server of the stream section (wrk, nginx) when missing
-	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk nginx >/dev/null; }
+bench-tools: deps ## Install the load generator of the stream section (wrk) when missing
+	@command -v wrk >/dev/null || { $(call APT_INSTALL,wrk); }
 
 fuzz: deps ## Property tests of the SIWE parser, token checks and HTTP edge with many cases (MARQUEE_FUZZ_CASES)
 	MARQUEE_FUZZ_CASES=$${MARQUEE_FUZZ_CASES:-100000} cargo test --release --test api fuzz:: -- --nocapture
@@ -58,4 +63,4 @@ media: ## Regenerate media/demo (needs ffmpeg): 30 s test pattern with a 440 Hz 
 
 clean: ## Remove build output and the dev chain's state
 	cargo clean
-	rm -f $(TOOLKIT)/dev-state.json $(TOOLKIT)/dev.json marquee.db marquee.db-*
+	rm -rf $(TOOLKIT)/dev-state.json $(TOOLKIT)/dev.json $(TOOLKIT)/edge marquee.db marquee.db-*

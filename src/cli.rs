@@ -63,6 +63,12 @@ pub struct DevArgs {
     /// The chain toolkit folder (Anvil from npm, and its saved state).
     #[arg(long, default_value = "anvil")]
     pub toolkit: PathBuf,
+    /// Also start nginx as the edge that serves the segments (`make run EDGE=1`).
+    #[arg(long)]
+    pub edge: bool,
+    /// Port of the edge nginx.
+    #[arg(long, default_value_t = 8081)]
+    pub edge_port: u16,
 }
 
 /// Options of `marquee deploy`.

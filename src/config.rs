@@ -9,6 +9,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
+use crate::stream::edge::{Edge, MIN_SECRET_LEN};
+
 /// Multicall3's canonical address, the same on every chain that has it.
 pub const CANONICAL_MULTICALL3: Address = address!("cA11bde05977b3631167028862bE2a173976CA11");
 /// delegate.xyz v2 registry's canonical address.
@@ -80,6 +82,13 @@ pub struct SettingsArgs {
     /// Memory for media files of folder sources, in MiB [default: 32]
     #[arg(long, env = "MARQUEE_MEDIA_CACHE_MB")]
     pub media_cache_mb: Option<u64>,
+    /// URL under which an edge (nginx secure_link, or a CDN checking the same way) serves the
+    /// media root; playlists then point segments at it, signed [default: none, Marquee serves them]
+    #[arg(long, env = "MARQUEE_EDGE_URL")]
+    pub edge_url: Option<String>,
+    /// Secret shared with the edge that signs its links, at least 16 characters (never logged)
+    #[arg(long, env = "MARQUEE_EDGE_SECRET", hide_env_values = true)]
+    pub edge_secret: Option<String>,
 }
 
 /// The same settings as read from the TOML file (keys are the flag names with `_`).
@@ -105,6 +114,8 @@ struct FileSettings {
     chain_poll_ms: Option<u64>,
     seat_lease_secs: Option<u64>,
     media_cache_mb: Option<u64>,
+    edge_url: Option<String>,
+    edge_secret: Option<String>,
 }
 
 /// Resolved settings of one Marquee process.
@@ -150,6 +161,8 @@ pub struct Settings {
     pub seat_lease: Duration,
     /// Bytes of media files of folder sources held in memory.
     pub media_cache_bytes: u64,
+    /// The edge that serves segments of folder sources, when one is configured.
+    pub edge: Option<Edge>,
 }
 
 /// A setting that could not be read.
@@ -262,6 +275,10 @@ impl SettingsArgs {
                 self.seat_lease_secs.or(file.seat_lease_secs).unwrap_or(45),
             )?),
             media_cache_bytes: self.media_cache_mb.or(file.media_cache_mb).unwrap_or(32) << 20,
+            edge: edge(
+                self.edge_url.clone().or(file.edge_url),
+                self.edge_secret.clone().or(file.edge_secret),
+            )?,
         })
     }
 }
@@ -308,6 +325,38 @@ fn parse_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
             reason: format!("scheme {other:?} is not http(s)"),
         }),
     }
+}
+
+fn edge(url: Option<String>, secret: Option<String>) -> Result<Option<Edge>, ConfigError> {
+    let (url, secret) = match (url, secret) {
+        (None, None) => return Ok(None),
+        (Some(url), Some(secret)) => (url, secret),
+        (Some(_), None) => {
+            return Err(ConfigError::Invalid {
+                name: "edge_secret",
+                reason: "is required with edge_url".into(),
+            });
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::Invalid {
+                name: "edge_url",
+                reason: "is required with edge_secret".into(),
+            });
+        }
+    };
+    if secret.len() < MIN_SECRET_LEN {
+        return Err(ConfigError::Invalid {
+            name: "edge_secret",
+            reason: format!("must be at least {MIN_SECRET_LEN} characters"),
+        });
+    }
+    let url = parse_url("edge_url", &url)?;
+    Edge::new(&url, SecretString::from(secret))
+        .map(Some)
+        .map_err(|reason| ConfigError::Invalid {
+            name: "edge_url",
+            reason,
+        })
 }
 
 fn positive<T: Default + PartialEq>(name: &'static str, value: T) -> Result<T, ConfigError> {

@@ -18,6 +18,7 @@ use crate::gate::{Condition, Gate, Rule};
 use crate::http::AppState;
 use crate::model::{Capabilities, Event, EventSpec, PoapMode, PoapSpec, SeatConflict, StreamSpec};
 use crate::store;
+use crate::stream::edge::{Edge, Nginx, NginxSite};
 use crate::time_util::now_ms;
 
 /// Runs the local all-in-one until Ctrl-C.
@@ -57,7 +58,11 @@ async fn run_with(args: &DevArgs, anvil: &Anvil) -> Result<(), String> {
     .await?;
     let pass = deployment.pass.ok_or("dev deployment lacks the pass")?;
 
+    let edge_secret = crate::auth::random_id();
+    let edge_url = format!("http://localhost:{}/media/", args.edge_port);
     let settings = SettingsArgs {
+        edge_url: args.edge.then(|| edge_url.clone()),
+        edge_secret: args.edge.then(|| edge_secret.clone()),
         listen: Some(([127, 0, 0, 1], args.port).into()),
         public_url: Some(public_url.clone()),
         rpc_url: Some(anvil.url.to_string()),
@@ -74,6 +79,10 @@ async fn run_with(args: &DevArgs, anvil: &Anvil) -> Result<(), String> {
     let listener = TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("listen on {}: {e}", settings.listen))?;
+    let _edge = match &settings.edge {
+        Some(edge) => Some(start_edge(args, edge, &settings.media_root, &public_url)?),
+        None => None,
+    };
     let state = crate::app::build(settings)
         .await
         .map_err(|e| e.to_string())?;
@@ -86,9 +95,31 @@ async fn run_with(args: &DevArgs, anvil: &Anvil) -> Result<(), String> {
         args.minutes,
         [admin, viewer1, viewer2, outsider],
     );
+    if args.edge {
+        print_edge(&edge_url);
+    }
     crate::app::serve(listener, state)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// nginx in front of the media root on the edge port, configured in `<toolkit>/edge`.
+fn start_edge(args: &DevArgs, edge: &Edge, media: &Path, origin: &str) -> Result<Nginx, String> {
+    let work = std::path::absolute(args.toolkit.join("edge")).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let media = std::fs::canonicalize(media).map_err(|e| format!("{}: {e}", media.display()))?;
+    let site = NginxSite::new(
+        ([127, 0, 0, 1], args.edge_port).into(),
+        media,
+        work,
+        origin.to_string(),
+    );
+    Nginx::start(edge, &site).map_err(|e| {
+        format!(
+            "could not start nginx on port {} (make deps installs it): {e}",
+            args.edge_port
+        )
+    })
 }
 
 /// Reuses the contracts recorded in `dev.json` when the chain still has them, else deploys
@@ -178,6 +209,16 @@ async fn create_demo_event(
         .await
         .map_err(|e| e.to_string())?;
     Ok(event.id)
+}
+
+fn print_edge(edge: &str) {
+    println!(
+        r#"Edge: nginx at {edge} serves the segments; playlists point at it with signed links.
+  SEG=$(curl -s "$URL/stream/$EVENT/index.m3u8?token=$STREAM" | grep -m1 '^http')
+  curl -s -o /dev/null -w '%{{http_code}} %{{size_download}} bytes from the edge\n' "$SEG"
+  curl -s -o /dev/null -w '%{{http_code}} without the signature\n' "${{SEG%%\?*}}"
+"#
+    );
 }
 
 fn print_banner(

@@ -17,7 +17,7 @@ use crate::model::Event;
 use crate::stream::files::{self, PathError};
 use crate::stream::media::MediaFile;
 use crate::stream::origin::{self, OriginError};
-use crate::stream::playlist::Template;
+use crate::stream::playlist::{EdgeTarget, Template};
 use crate::stream::premiere::MediaPlaylist;
 use crate::time_util::to_ms;
 
@@ -35,7 +35,7 @@ async fn serve(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    token.authorize(&state, &id)?;
+    let claims = token.authorize(&state, &id)?;
     let event = load(&state, &id).await?;
     let now = OffsetDateTime::now_utc();
     if !event.spec.is_open(now) {
@@ -59,18 +59,37 @@ async fn serve(
         )
         .await;
     }
+    if event.spec.stream.premiere && !files::is_playlist(&path) {
+        let elapsed = to_ms(now) - to_ms(event.spec.starts_at);
+        if state.media.is_early(source, &path, elapsed).await {
+            return Err(ApiError::not_found(format!(
+                "{path:?} is past the premiere's live edge"
+            )));
+        }
+    }
     let file = state
         .media
         .get(source, &path)
         .await
         .map_err(|e| path_error(e, &path))?;
     if let Some(template) = &file.playlist {
+        let folder = match path.rsplit_once('/') {
+            Some((dir, _)) => format!("{source}/{dir}/"),
+            None => format!("{source}/"),
+        };
+        let edge = state.settings.edge.as_ref().map(|edge| EdgeTarget {
+            edge,
+            folder: &folder,
+            // A segment link lasts as long as the stream token that asked for it.
+            expires: claims.exp,
+        });
         return Ok(playlist(
             template,
             file.segments.as_ref(),
             &event,
             now,
             &token,
+            edge,
         ));
     }
     send(&file, &headers).await
@@ -92,13 +111,17 @@ fn playlist(
     event: &Event,
     now: OffsetDateTime,
     token: &StreamToken,
+    edge: Option<EdgeTarget<'_>>,
 ) -> Response {
     let starts = to_ms(event.spec.starts_at);
     let live = match film {
         Some(film) if event.spec.stream.premiere => film.window(to_ms(now) - starts, starts),
         _ => None,
     };
-    let body = live.as_ref().unwrap_or(template).render(token.as_str());
+    let body = live
+        .as_ref()
+        .unwrap_or(template)
+        .render_for(token.as_str(), edge);
     (
         [
             (header::CONTENT_TYPE, "application/vnd.apple.mpegurl"),
@@ -143,6 +166,7 @@ async fn from_origin(
             event,
             now,
             token,
+            None,
         ));
     }
     let upstream = state

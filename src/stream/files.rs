@@ -48,6 +48,15 @@ pub fn is_playlist(path: &str) -> bool {
     path.ends_with(".m3u8")
 }
 
+/// Whether `path` names a segment, init section or subtitle file (what an edge may serve), by
+/// extension: not a playlist, not a key or anything else unknown.
+pub fn is_media(path: &str) -> bool {
+    !matches!(
+        content_type(path),
+        "application/vnd.apple.mpegurl" | "application/octet-stream"
+    )
+}
+
 /// The content type of a media file, by extension.
 pub fn content_type(path: &str) -> &'static str {
     let ext = path.rsplit('.').next().unwrap_or("");

@@ -114,6 +114,37 @@ impl Library {
         Ok(file)
     }
 
+    /// Whether `path` is a segment that a premiere `elapsed_ms` in has not played through yet:
+    /// a segment of the source's media playlist, or of a variant its master playlist lists.
+    pub async fn is_early(&self, source: &str, path: &str, elapsed_ms: i64) -> bool {
+        let Ok(index) = self.get(source, "index.m3u8").await else {
+            return false;
+        };
+        if let Some(film) = &index.segments {
+            return film.is_early(path, elapsed_ms);
+        }
+        let Some(master) = &index.playlist else {
+            return false;
+        };
+        for variant in master.playlists() {
+            let rel = match variant.rsplit_once('/') {
+                Some((dir, _)) => match path.strip_prefix(dir).and_then(|r| r.strip_prefix('/')) {
+                    Some(rel) => rel,
+                    None => continue,
+                },
+                None => path,
+            };
+            if let Ok(f) = self.get(source, variant).await
+                && f.segments
+                    .as_ref()
+                    .is_some_and(|m| m.is_early(rel, elapsed_ms))
+            {
+                return true;
+            }
+        }
+        false
+    }
+
     async fn load(
         &self,
         full: PathBuf,

@@ -1,14 +1,39 @@
 //! HLS playlist rewriting: every URI, on its own line or in a `URI="…"` attribute
-//! (EXT-X-KEY, EXT-X-MAP, EXT-X-MEDIA, EXT-X-I-FRAME-STREAM-INF, …), gets `token=`.
+//! (EXT-X-KEY, EXT-X-MAP, EXT-X-MEDIA, EXT-X-I-FRAME-STREAM-INF, …), gets `token=`; with an
+//! edge, segments and init sections point at it instead, signed.
 
-/// A playlist cut where tokens go, so that rendering it for a viewer is only concatenation.
+use super::edge::Edge;
+use super::files;
+
+/// A playlist cut at its URIs, so that rendering it for a viewer is only concatenation.
 #[derive(Debug, Clone, Default)]
 pub struct Template {
-    /// Text, each piece followed by the token (with `?token=` or `&token=` in front) except the
-    /// last.
+    /// The text around the URIs: one piece more than there are URIs.
     pieces: Vec<String>,
+    uris: Vec<Uri>,
     text_len: usize,
     rebase: Option<(String, String)>,
+}
+
+/// A relative URI of the playlist, as written (without its fragment).
+#[derive(Debug, Clone)]
+struct Uri {
+    text: String,
+    /// `?token=` or `&token=`, as the URI has a query already or not.
+    joiner: &'static str,
+    /// A segment or init section (not a playlist, not a key): what an edge may serve.
+    media: bool,
+}
+
+/// Where media URIs point instead of Marquee when an edge serves the bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct EdgeTarget<'a> {
+    /// Signs the links.
+    pub edge: &'a Edge,
+    /// The playlist's folder under the media root, ending with `/`.
+    pub folder: &'a str,
+    /// Unix time (s) the links stop working.
+    pub expires: i64,
 }
 
 impl Template {
@@ -24,6 +49,7 @@ impl Template {
     pub fn parse_rebased(playlist: &str, rebase: Option<(&str, &str)>) -> Self {
         let mut t = Template {
             pieces: vec![String::new()],
+            uris: Vec::new(),
             text_len: 0,
             rebase: rebase.map(|(o, p)| (o.to_string(), p.to_string())),
         };
@@ -34,7 +60,7 @@ impl Template {
             } else if trimmed.starts_with('#') {
                 t.tag(trimmed);
             } else {
-                t.uri(trimmed);
+                t.uri(trimmed, true);
             }
             t.text("\n");
         }
@@ -43,16 +69,37 @@ impl Template {
 
     /// The playlist with `token` in every URI.
     pub fn render(&self, token: &str) -> String {
-        let mut out = String::with_capacity(self.text_len + self.pieces.len() * token.len());
-        let mut pieces = self.pieces.iter();
-        if let Some(first) = pieces.next() {
-            out.push_str(first);
-        }
-        for piece in pieces {
-            out.push_str(token);
+        self.render_for(token, None)
+    }
+
+    /// The playlist with `token` in every URI, except that media URIs point at the edge, signed,
+    /// when `edge` is given (and the URI is one the edge can be asked for).
+    pub fn render_for(&self, token: &str, edge: Option<EdgeTarget<'_>>) -> String {
+        let per_uri = edge.map_or(token.len() + 8, |_| 96);
+        let mut out = String::with_capacity(self.text_len + self.uris.len() * per_uri);
+        out.push_str(&self.pieces[0]);
+        for (uri, piece) in self.uris.iter().zip(&self.pieces[1..]) {
+            let edged = edge.filter(|_| uri.media).is_some_and(|e| {
+                e.edge
+                    .append_link(&mut out, e.folder, &uri.text, e.expires)
+                    .is_some()
+            });
+            if !edged {
+                out.push_str(&uri.text);
+                out.push_str(uri.joiner);
+                out.push_str(token);
+            }
             out.push_str(piece);
         }
         out
+    }
+
+    /// The paths of the playlists it points at (variants, renditions, I-frame playlists).
+    pub fn playlists(&self) -> impl Iterator<Item = &str> {
+        self.uris
+            .iter()
+            .map(|u| u.text.split('?').next().unwrap_or(&u.text))
+            .filter(|p| files::is_playlist(p))
     }
 
     fn text(&mut self, s: &str) {
@@ -61,44 +108,51 @@ impl Template {
     }
 
     fn tag(&mut self, tag: &str) {
+        // Keys stay with Marquee: whoever holds a segment link must not also get the key.
+        let media = !tag.starts_with("#EXT-X-KEY") && !tag.starts_with("#EXT-X-SESSION-KEY");
         let mut rest = tag;
         while let Some(at) = rest.find("URI=\"") {
             let start = at + "URI=\"".len();
             self.text(&rest[..start]);
             rest = &rest[start..];
             let end = rest.find('"').unwrap_or(rest.len());
-            self.uri(&rest[..end]);
+            self.uri(&rest[..end], media);
             rest = &rest[end..];
         }
         self.text(rest);
     }
 
-    fn uri(&mut self, uri: &str) {
+    fn uri(&mut self, uri: &str, media: bool) {
         let rebased = self.rebase.as_ref().and_then(|(origin, ours)| {
             uri.strip_prefix(origin.as_str())
                 .map(|rest| format!("{ours}{rest}"))
         });
         if let Some(uri) = rebased {
-            return self.relative(&uri);
+            return self.relative(&uri, false);
         }
         // data: URIs (inline keys or init sections) carry no query; absolute ones stay as they are.
         if uri.starts_with("data:") || uri.starts_with('/') || uri.contains("://") {
             self.text(uri);
             return;
         }
-        self.relative(uri);
+        self.relative(uri, media);
     }
 
-    fn relative(&mut self, uri: &str) {
+    fn relative(&mut self, uri: &str, media: bool) {
         let (base, fragment) = match uri.find('#') {
             Some(i) => (&uri[..i], &uri[i..]),
             None => (uri, ""),
         };
-        self.text(base);
-        self.text(if base.contains('?') {
-            "&token="
-        } else {
-            "?token="
+        let path = base.split('?').next().unwrap_or(base);
+        self.text_len += base.len() + "?token=".len();
+        self.uris.push(Uri {
+            text: base.to_string(),
+            joiner: if base.contains('?') {
+                "&token="
+            } else {
+                "?token="
+            },
+            media: media && files::is_media(path),
         });
         self.pieces.push(String::new());
         self.text(fragment);

@@ -3,6 +3,8 @@
 //! the same live edge; a segment appears once the screening has played past its end, as it
 //! would from a live encoder. Once the whole film has played, the playlist is the whole VOD.
 
+use std::collections::HashMap;
+
 use super::playlist::Template;
 use crate::time_util::rfc3339_ms;
 
@@ -38,6 +40,8 @@ pub struct MediaPlaylist {
     header: String,
     segments: Vec<Segment>,
     total_ms: i64,
+    /// Where each segment ends in the film, ms, by its URI's path.
+    ends: HashMap<String, i64>,
 }
 
 impl MediaPlaylist {
@@ -45,6 +49,7 @@ impl MediaPlaylist {
     pub fn parse(text: &str) -> Option<Self> {
         let mut header = String::new();
         let mut segments = Vec::new();
+        let mut ends = HashMap::new();
         let (mut key, mut map) = (None, None);
         let mut pending = String::new();
         let (mut duration_ms, mut discontinuity, mut at) = (None, false, 0i64);
@@ -84,18 +89,28 @@ impl MediaPlaylist {
                     map: map.clone(),
                 });
                 at += d;
+                let path = line.split(['?', '#']).next().unwrap_or(line);
+                ends.entry(path.to_string()).or_insert(at);
             }
         }
         (!segments.is_empty()).then_some(MediaPlaylist {
             header,
             segments,
             total_ms: at,
+            ends,
         })
     }
 
     /// The film's length, ms.
     pub fn total_ms(&self) -> i64 {
         self.total_ms
+    }
+
+    /// Whether the segment at `uri` (relative to the playlist) has not finished playing
+    /// `elapsed_ms` into the screening: past the live edge, so not to be served yet. URIs that
+    /// are not segments of this playlist are never early.
+    pub fn is_early(&self, uri: &str, elapsed_ms: i64) -> bool {
+        self.ends.get(uri).is_some_and(|&end| end > elapsed_ms)
     }
 
     /// The live playlist `elapsed_ms` into a screening that started at `starts_ms` (Unix ms),
@@ -210,6 +225,10 @@ mod tests {
             "{past}"
         );
         assert!(past.contains("s10.m4s") && !past.contains("s11.m4s") && !past.contains("ENDLIST"));
+
+        // Segments past the live edge are early; the others, and what is no segment, are not.
+        assert!(film.is_early("s7.m4s", 30_000) && !film.is_early("s6.m4s", 30_000));
+        assert!(film.is_early("s0.m4s", -1) && !film.is_early("init.mp4", -1));
 
         // The whole film has played: no window, the caller sends the VOD.
         assert!(at(46_000).is_none());

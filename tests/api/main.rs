@@ -5,6 +5,7 @@ mod attendance;
 mod auth;
 mod contracts;
 mod delegation;
+mod edge;
 mod events;
 mod fuzz;
 mod gates;

@@ -157,14 +157,14 @@ async fn join_is_refused_before_doors_open() {
 
 /// A folder source under a media root of the test's own, with files of each kind, a symlink
 /// pointing out of the folder, and a file too big for the memory budget.
-struct Media {
-    root: tempfile::TempDir,
-    segment: Vec<u8>,
-    big: Vec<u8>,
+pub(crate) struct Media {
+    pub root: tempfile::TempDir,
+    pub segment: Vec<u8>,
+    pub big: Vec<u8>,
 }
 
 impl Media {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let root = tempfile::tempdir().unwrap();
         let show = root.path().join("show");
         std::fs::create_dir(&show).unwrap();
@@ -172,11 +172,12 @@ impl Media {
         let big: Vec<u8> = (0..600_000u32).map(|i| (i % 253) as u8).collect();
         std::fs::write(
             show.join("index.m3u8"),
-            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:4,\npart.m4s\n#EXTINF:4,\nseg0.ts\n#EXT-X-ENDLIST\n",
+            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-KEY:METHOD=AES-128,URI=\"key.bin\"\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:4,\npart.m4s\n#EXTINF:4,\nseg0.ts\n#EXT-X-ENDLIST\n",
         )
         .unwrap();
         std::fs::write(show.join("seg0.ts"), &segment).unwrap();
         std::fs::write(show.join("init.mp4"), b"init").unwrap();
+        std::fs::write(show.join("key.bin"), [7u8; 16]).unwrap();
         std::fs::write(show.join("part.m4s"), b"part").unwrap();
         std::fs::write(show.join("big.ts"), &big).unwrap();
         std::fs::write(root.path().join("secret.ts"), b"not for viewers").unwrap();
@@ -382,6 +383,14 @@ async fn a_premiere_puts_every_viewer_at_the_same_live_edge_and_becomes_the_vod_
         "{text}"
     );
     assert!(!text.contains("seg007.ts"), "{text}");
+    // What has played is served; what lies past the live edge is not, whoever asks for it.
+    let segment = |id: &str, token: &str, name: &str| {
+        let path = format!("/stream/{id}/{name}?token={token}");
+        let app = &app;
+        async move { app.get(&path, None).await }
+    };
+    assert_eq!(segment(&live, &token, "seg000.ts").await.status(), 200);
+    assert_problem(segment(&live, &token, "seg006.ts").await, 404, "not_found").await;
 
     // Doors open, film not started: a live playlist with nothing in it yet.
     let soon = premiere(
@@ -393,7 +402,8 @@ async fn a_premiere_puts_every_viewer_at_the_same_live_edge_and_becomes_the_vod_
         .unwrap()
         .to_string();
     let token = app.stream_token(&soon, &session).await;
-    let text = playlist(soon, token).await;
+    let text = playlist(soon.clone(), token.clone()).await;
+    assert_problem(segment(&soon, &token, "seg000.ts").await, 404, "not_found").await;
     assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:0\n"), "{text}");
     assert!(
         !text.contains("#EXTINF") && !text.contains("ENDLIST"),
@@ -407,8 +417,9 @@ async fn a_premiere_puts_every_viewer_at_the_same_live_edge_and_becomes_the_vod_
         .unwrap()
         .to_string();
     let token = app.stream_token(&played, &session).await;
-    let text = playlist(played, token).await;
+    let text = playlist(played.clone(), token.clone()).await;
     assert_eq!(text.matches("#EXTINF").count(), 8, "{text}");
+    assert_eq!(segment(&played, &token, "seg007.ts").await.status(), 200);
     assert!(text.trim_end().ends_with("#EXT-X-ENDLIST"), "{text}");
 }
 

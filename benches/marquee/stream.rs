@@ -4,21 +4,21 @@
 //! connections; then Marquee's memory with 1,000 open viewer connections.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use alloy::primitives::U256;
 use alloy::signers::local::PrivateKeySigner;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use marquee::chain::anvil::DEV_KEYS;
 use marquee::chain::bindings::DemoToken;
-use md5::{Digest, Md5};
+use marquee::stream::edge::{Edge, Nginx, NginxSite};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use super::{Chain, Server, free_port, session, start_server_with};
 
-const SECRET: &str = "bench-secret";
+const SECRET: &str = "bench-edge-secret-0123";
+/// Where the edge serves the media root.
+const EDGE_PATH: &str = "/media/";
 const PERIOD: &str = "8s";
 
 /// One wrk run's figures.
@@ -58,30 +58,90 @@ pub(super) async fn stream() {
         .get_receipt()
         .await
         .unwrap();
-    let server = start_server_with(&[
-        ("MARQUEE_RPC_URL", anvil.url.to_string()),
-        ("MARQUEE_MULTICALL3", d.multicall3.to_string()),
-        ("MARQUEE_DELEGATE_REGISTRY", d.delegate_registry.to_string()),
-        ("MARQUEE_ORGANIZERS", admin_addr.to_string()),
-        ("MARQUEE_MEDIA_ROOT", media.path().display().to_string()),
-        // The run outlasts the default five minutes.
-        ("MARQUEE_STREAM_TOKEN_TTL_SECS", "3600".into()),
-    ])
-    .await;
-    let token = stream_token(&server, &viewer, &erc20.to_string()).await;
-    let nginx = Nginx::start(media.path());
-
-    let expires = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
-    let signed = |uri: &str| {
-        let digest = Md5::digest(format!("{expires}{uri} {SECRET}").as_bytes());
-        format!(
-            "{}{uri}?md5={}&expires={expires}",
-            nginx.url,
-            URL_SAFE_NO_PAD.encode(digest)
-        )
+    let env = |edge: bool| {
+        let mut env = vec![
+            ("MARQUEE_RPC_URL", anvil.url.to_string()),
+            ("MARQUEE_MULTICALL3", d.multicall3.to_string()),
+            ("MARQUEE_DELEGATE_REGISTRY", d.delegate_registry.to_string()),
+            ("MARQUEE_ORGANIZERS", admin_addr.to_string()),
+            ("MARQUEE_MEDIA_ROOT", media.path().display().to_string()),
+            // The run outlasts the default five minutes.
+            ("MARQUEE_STREAM_TOKEN_TTL_SECS", "3600".into()),
+        ];
+        if edge {
+            env.push(("MARQUEE_EDGE_URL", EDGE_PATH.into()));
+            env.push(("MARQUEE_EDGE_SECRET", SECRET.into()));
+        }
+        env
     };
+    let server = start_server_with(&env(false)).await;
+    let token = stream_token(&server, &viewer, &erc20.to_string()).await;
+
+    // Marquee's edge: nginx configured by Marquee's own `nginx_conf`, and a Marquee whose
+    // playlists point at it.
+    let edge_addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let edge_url = format!("http://{edge_addr}{EDGE_PATH}");
+    let edged = start_server_with(
+        &env(true)
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k,
+                    if k == "MARQUEE_EDGE_URL" {
+                        edge_url.clone()
+                    } else {
+                        v
+                    },
+                )
+            })
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let edge_token = stream_token(&edged, &viewer, &erc20.to_string()).await;
+    let work = tempfile::tempdir().unwrap();
+    let mut site = NginxSite::new(
+        edge_addr,
+        media.path().to_path_buf(),
+        work.path().to_path_buf(),
+        edged.url.clone(),
+    );
+    site.workers = 2;
+    let edge = Edge::new(
+        &url::Url::parse(&edge_url).unwrap(),
+        SecretString::from(SECRET),
+    )
+    .unwrap();
+    let edge_nginx = Nginx::start(&edge, &site).expect("nginx starts");
+    let plain_work = tempfile::tempdir().unwrap();
+    let plain = plain_nginx(media.path(), plain_work.path());
+
     let (id, url) = (&token.0, &server.url);
     let marquee = |file: &str| format!("{url}/stream/{id}/{file}?token={}", token.1);
+    let edge_playlist = format!(
+        "{}/stream/{}/index.m3u8?token={}",
+        edged.url, edge_token.0, edge_token.1
+    );
+    let text = reqwest::get(&edge_playlist)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let signed_segment = text
+        .lines()
+        .find(|l| l.starts_with(&edge_url))
+        .expect("the edge playlist points at the edge")
+        .replace("seg000.ts", "seg.ts");
+    // The bench's segment is not in the playlist: sign it as Marquee does, for the same path.
+    let expires = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
+    let signed = |file: &str| {
+        edge.link("bench/", file, expires)
+            .expect("a plain file name")
+    };
+    assert_eq!(
+        signed_segment.split('?').next(),
+        signed("seg.ts").split('?').next()
+    );
     println!(
         "{:<34} {:>10} {:>9} {:>9} {:>10}",
         "", "req/s", "p50 ms", "p99 ms", "MB/s"
@@ -91,13 +151,19 @@ pub(super) async fn stream() {
         ("200 KB segment", "seg.ts"),
     ] {
         for connections in [32, 128] {
-            let plain = wrk(&format!("{}/plain/{file}", nginx.url), connections);
-            let secure = wrk(&signed(&format!("/secure/{file}")), connections);
+            let plain = wrk(&format!("{}/bench/{file}", plain.url), connections);
+            let secure = wrk(&signed(file), connections);
             let ours = wrk(&marquee(file), connections);
             println!("{kind}, {connections} connections");
             row("  nginx plain", &plain);
-            row("  nginx secure_link", &secure);
+            row("  nginx secure_link (Marquee's edge)", &secure);
             row("  Marquee (stream token)", &ours);
+            if file.ends_with(".m3u8") {
+                row(
+                    "  Marquee, playlist of edge links",
+                    &wrk(&edge_playlist, connections),
+                );
+            }
             println!(
                 "  Marquee / nginx secure_link: throughput {:.2} (goal ≥ 1.0), p99 {:.2} (goal ≤ 1.5)",
                 ours.per_second / secure.per_second,
@@ -115,8 +181,8 @@ pub(super) async fn stream() {
         many.per_second,
         many.bad
     );
-    drop(nginx);
-    drop(server);
+    drop((edge_nginx, plain));
+    drop((server, edged));
     drop(anvil);
 }
 
@@ -183,84 +249,38 @@ async fn post_json(http: &reqwest::Client, url: &str, bearer: &str, body: &Value
     r.unwrap().json().await.unwrap()
 }
 
-/// nginx on a free port serving `root` at `/plain/` and, behind `secure_link`, at `/secure/`.
-struct Nginx {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Nginx {
-    fn start(root: &Path) -> Nginx {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let root = root.join("bench").display().to_string();
-        let conf = format!(
-            r#"
+/// nginx on a free port serving `root` unchecked, the floor of what a file server costs.
+fn plain_nginx(root: &Path, work: &Path) -> Nginx {
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let conf = format!(
+        r#"
 worker_processes 2;
 user root;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
+pid {work}/nginx.pid;
+error_log {work}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
     access_log off;
     sendfile on;
     tcp_nopush on;
     tcp_nodelay on;
-    keepalive_requests 1000000;
+    keepalive_requests 100000;
     types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; }}
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
+    client_body_temp_path {work}/body;
+    proxy_temp_path {work}/proxy;
+    fastcgi_temp_path {work}/fastcgi;
+    uwsgi_temp_path {work}/uwsgi;
+    scgi_temp_path {work}/scgi;
     server {{
-        listen 127.0.0.1:{port};
-        location /plain/ {{ alias {root}/; }}
-        location /secure/ {{
-            secure_link $arg_md5,$arg_expires;
-            secure_link_md5 "$secure_link_expires$uri {SECRET}";
-            if ($secure_link = "") {{ return 403; }}
-            if ($secure_link = "0") {{ return 410; }}
-            alias {root}/;
-        }}
+        listen {listen};
+        location / {{ root {root}; }}
     }}
 }}
 "#,
-            dir = dir.path().display()
-        );
-        let path = dir.path().join("nginx.conf");
-        std::fs::write(&path, conf).unwrap();
-        let child = Command::new("nginx")
-            .arg("-c")
-            .arg(&path)
-            .args(["-p", &dir.path().display().to_string(), "-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nginx starts");
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "nginx did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Nginx {
-            child,
-            url,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // SIGTERM, not SIGKILL: the master then takes its workers down with it.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
+        work = work.display(),
+        root = root.display()
+    );
+    Nginx::run(&conf, work, listen).expect("nginx starts")
 }
 
 fn installed(program: &str) -> bool {

@@ -233,13 +233,19 @@ impl Nginx {
     /// Writes the configuration of `edge` for `site` into the site's work folder, starts
     /// nginx with it and waits until it accepts connections.
     pub fn start(edge: &Edge, site: &NginxSite) -> std::io::Result<Nginx> {
-        let conf = site.work_dir.join("nginx.conf");
-        write_private(&conf, &edge.nginx_conf(site))?;
+        Self::run(&edge.nginx_conf(site), &site.work_dir, site.listen)
+    }
+
+    /// Starts nginx with the configuration `conf` in `work_dir` and waits until it accepts
+    /// connections on `listen`.
+    pub fn run(conf: &str, work_dir: &Path, listen: SocketAddr) -> std::io::Result<Nginx> {
+        let path = work_dir.join("nginx.conf");
+        write_private(&path, conf)?;
         let child = Command::new(nginx_binary())
             .arg("-c")
-            .arg(&conf)
+            .arg(&path)
             .arg("-p")
-            .arg(&site.work_dir)
+            .arg(work_dir)
             .args(["-g", "daemon off;"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -247,12 +253,12 @@ impl Nginx {
             .spawn()?;
         let mut nginx = Nginx {
             child,
-            url: format!("http://{}", site.listen),
+            url: format!("http://{listen}"),
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(site.listen).is_err() {
+        while std::net::TcpStream::connect(listen).is_err() {
             if let Some(status) = nginx.child.try_wait()? {
-                let log = std::fs::read_to_string(site.work_dir.join("error.log"));
+                let log = std::fs::read_to_string(work_dir.join("error.log"));
                 return Err(std::io::Error::other(format!(
                     "nginx exited ({status}): {}",
                     log.unwrap_or_default().trim()

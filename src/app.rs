@@ -54,7 +54,7 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
     let ring = Arc::new(KeyRing::load_or_create(&db).await?);
     ring.follow(db.clone(), settings.key_lifetimes());
     let tokens = Tokens::new(ring, settings.origin());
-    let revocations = Arc::new(Revocations::default());
+    let revocations = Arc::new(Revocations::new(settings.stream_token_ttl));
     revocations.follow(db.clone()).await?;
     let chain = Chain::connect(&settings.rpc_url);
     let minter = match (&settings.minter_key, settings.poap_contract) {

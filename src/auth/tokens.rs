@@ -17,7 +17,7 @@ pub const SESSION_AUDIENCE: &str = "marquee-session";
 /// Audience of stream tokens.
 pub const STREAM_AUDIENCE: &str = "marquee-stream";
 /// Clock leeway when checking `exp`/`nbf`, in seconds.
-const LEEWAY_SECS: u64 = 5;
+pub const LEEWAY_SECS: u64 = 5;
 
 /// Claims of a session token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

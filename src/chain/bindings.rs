@@ -67,6 +67,15 @@ sol! {
         function balanceOf(address account, uint256 id) external view returns (uint256);
     }
 
+    /// delegate.xyz v2's events: a vault (`from`) changing what it lends a wallet (`to`).
+    interface IDelegateRegistryEvents {
+        event DelegateAll(address indexed from, address indexed to, bytes32 rights, bool enable);
+        event DelegateContract(address indexed from, address indexed to, address indexed contract_, bytes32 rights, bool enable);
+        event DelegateERC721(address indexed from, address indexed to, address indexed contract_, uint256 tokenId, bytes32 rights, bool enable);
+        event DelegateERC20(address indexed from, address indexed to, address indexed contract_, bytes32 rights, uint256 amount);
+        event DelegateERC1155(address indexed from, address indexed to, address indexed contract_, uint256 tokenId, bytes32 rights, uint256 amount);
+    }
+
     /// The part of ERC-20 that gates read.
     #[sol(rpc)]
     interface IERC20 {

@@ -90,6 +90,11 @@ impl GateChecker {
         }
     }
 
+    /// The delegate.xyz registry that delegations are read from.
+    pub fn registry(&self) -> Address {
+        self.registry
+    }
+
     /// The token index that names candidate tickets of collections that cannot list them.
     pub fn index(&self) -> &TokenIndex {
         &self.index

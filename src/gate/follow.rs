@@ -1,20 +1,20 @@
 //! Following the chain: the head block that the gate cache is valid for, and the transfer logs
-//! of gated contracts, which revoke the stream access a ticket granted once it leaves its
-//! holder. Progress is kept in the database, so a restarted node resumes where it stopped.
+//! of gated contracts and the delegation registry's logs, which revoke the stream access a
+//! ticket granted once it leaves its holder or its vault stops lending it. Progress is kept in the database, so a restarted node resumes where it stopped.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alloy::primitives::{Address, U256};
+use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
 
 use super::eval::{GateChecker, Verdict};
 use crate::auth::revocation::Revocations;
-use crate::chain::bindings::{IERC721, IERC1155};
+use crate::chain::bindings::{IDelegateRegistryEvents, IERC721, IERC1155};
 use crate::chain::{Chain, Head, ReadError, rpc};
 use crate::store::{self, Db};
 use crate::time_util::now_ms;
@@ -48,6 +48,24 @@ pub struct Transfer {
     /// The token id (ERC-721, ERC-1155); none for ERC-20.
     pub token_id: Option<U256>,
 }
+
+/// A vault changing what it delegates to a wallet (delegate.xyz v2): the wallet's grants on
+/// the vault's tickets are read again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Redelegation {
+    block: u64,
+    vault: Address,
+    delegate: Address,
+}
+
+/// The registry's events, any of which may take a delegation away.
+const DELEGATION_EVENTS: [B256; 5] = [
+    IDelegateRegistryEvents::DelegateAll::SIGNATURE_HASH,
+    IDelegateRegistryEvents::DelegateContract::SIGNATURE_HASH,
+    IDelegateRegistryEvents::DelegateERC721::SIGNATURE_HASH,
+    IDelegateRegistryEvents::DelegateERC20::SIGNATURE_HASH,
+    IDelegateRegistryEvents::DelegateERC1155::SIGNATURE_HASH,
+];
 
 /// Why a pass of the follower stopped; it starts again from the same block.
 #[derive(Debug, thiserror::Error)]
@@ -213,13 +231,14 @@ impl Follower {
         while from <= head {
             let to = head.min(from + MAX_RANGE - 1);
             let contracts = self.followed().await?;
-            let transfers = if contracts.is_empty() {
-                Vec::new()
+            let (transfers, redelegations) = if contracts.is_empty() {
+                (Vec::new(), Vec::new())
             } else {
                 self.transfers(contracts, from, to).await?
             };
             self.remember(&transfers, to);
             self.revoke(&transfers).await?;
+            self.recheck_delegates(&redelegations).await?;
             store::grants::set_cursor(&self.db, CURSOR, to).await?;
             *cursor = Some(to);
             from = to + 1;
@@ -250,29 +269,72 @@ impl Follower {
         Ok(contracts)
     }
 
-    /// Tokens that left their holders in blocks `from..=to`.
+    /// Tokens that left their holders in blocks `from..=to`, and delegations changed in them,
+    /// in one `eth_getLogs`.
     async fn transfers(
         &self,
-        contracts: Vec<Address>,
+        mut contracts: Vec<Address>,
         from: u64,
         to: u64,
-    ) -> Result<Vec<Transfer>, ReadError> {
+    ) -> Result<(Vec<Transfer>, Vec<Redelegation>), ReadError> {
+        let registry = self.gates.registry();
+        contracts.push(registry);
+        let mut events = vec![
+            IERC721::Transfer::SIGNATURE_HASH,
+            IERC1155::TransferSingle::SIGNATURE_HASH,
+            IERC1155::TransferBatch::SIGNATURE_HASH,
+        ];
+        events.extend(DELEGATION_EVENTS);
         let filter = Filter::new()
             .address(contracts)
-            .event_signature(vec![
-                IERC721::Transfer::SIGNATURE_HASH,
-                IERC1155::TransferSingle::SIGNATURE_HASH,
-                IERC1155::TransferBatch::SIGNATURE_HASH,
-            ])
+            .event_signature(events)
             .from_block(from)
             .to_block(to);
         let logs = rpc(|| self.chain.provider.get_logs(&filter)).await?;
-        self.gates.index().apply(&logs);
+        let (delegations, tokens): (Vec<Log>, Vec<Log>) = logs
+            .into_iter()
+            .partition(|l| l.address() == registry && is_delegation(l));
+        self.gates.index().apply(&tokens);
         let mut out = Vec::new();
-        for log in &logs {
+        for log in &tokens {
             decode(log, &mut out);
         }
-        Ok(out)
+        let redelegations = delegations
+            .iter()
+            .filter_map(|l| {
+                let t = l.topics();
+                Some(Redelegation {
+                    block: l.block_number?,
+                    vault: Address::from_word(*t.get(1)?),
+                    delegate: Address::from_word(*t.get(2)?),
+                })
+            })
+            .collect();
+        Ok((out, redelegations))
+    }
+
+    /// Revokes the grants that a vault's tickets gave a wallet whose delegation then changed,
+    /// when the gate, read again, no longer admits the wallet.
+    async fn recheck_delegates(&self, changes: &[Redelegation]) -> Result<(), FollowError> {
+        let now = now_ms();
+        for c in changes {
+            let (vault, delegate) = (c.vault.to_string(), c.delegate.to_string());
+            for g in store::grants::live_of_holder(&self.db, &vault, now).await? {
+                if g.wallet != delegate || g.block as u64 >= c.block {
+                    continue;
+                }
+                let Some(event) = store::events::get(&self.db, &g.event_id).await? else {
+                    continue;
+                };
+                let (verdict, _) = self.gates.check_now(&event.spec.gate, c.delegate).await?;
+                if matches!(verdict, Verdict::Refused(_)) {
+                    store::grants::revoke(&self.db, &g.grant_id, now, "delegation revoked").await?;
+                    tracing::info!(grant = %g.grant_id, event = %g.event_id, %vault, "delegation withdrawn; stream access revoked");
+                    self.revocations.insert(g.grant_id);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Reads, when due, which collections the token index must keep (the "any token" ERC-721
@@ -437,6 +499,12 @@ impl Follower {
         let (verdict, _) = self.gates.check_now(gate, wallet).await?;
         Ok(matches!(verdict, Verdict::Refused(_)))
     }
+}
+
+fn is_delegation(log: &Log) -> bool {
+    log.topics()
+        .first()
+        .is_some_and(|t| DELEGATION_EVENTS.contains(t))
 }
 
 /// The tokens one log moved away from a holder (mints move none).

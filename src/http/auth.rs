@@ -153,7 +153,9 @@ fn login_error(e: LoginError) -> ApiError {
 async fn logout(State(state): State<AppState>, session: Session) -> ApiResult<Response> {
     let sid = &session.claims.sid;
     store::sessions::revoke(&state.db, sid, session.claims.exp * 1000, now_ms()).await?;
-    state.revocations.insert(session.claims.sid);
+    state
+        .revocations
+        .insert_until(session.claims.sid, session.claims.exp * 1000);
     let clear = set_cookie(&state, SESSION_COOKIE, "", "/", 0);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
 }

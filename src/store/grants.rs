@@ -251,9 +251,9 @@ pub async fn revoked_since(
     db: &Db,
     since: i64,
     now: i64,
-) -> Result<Vec<(String, i64)>, sqlx::Error> {
+) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT grant_id, revoked_at FROM grant_ WHERE revoked_at >= ? AND expires_at > ?",
+        "SELECT grant_id, revoked_at, expires_at FROM grant_ WHERE revoked_at >= ? AND expires_at > ?",
     )
     .bind(since)
     .bind(now)

@@ -26,9 +26,9 @@ pub async fn revoked_since(
     db: &Db,
     since: i64,
     now: i64,
-) -> Result<Vec<(String, i64)>, sqlx::Error> {
+) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT session_id, revoked_at FROM revoked_session WHERE revoked_at >= ? AND expires_at > ?",
+        "SELECT session_id, revoked_at, expires_at FROM revoked_session WHERE revoked_at >= ? AND expires_at > ?",
     )
     .bind(since)
     .bind(now)

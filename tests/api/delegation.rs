@@ -44,6 +44,7 @@ async fn a_hot_wallet_is_admitted_by_what_its_vault_delegated() {
     let r = app.join(&any_pass, &session).await;
     assert_eq!(r.status(), 200);
     let join: Value = r.json().await.unwrap();
+    let lent = join["stream_token"].as_str().unwrap().to_string();
     assert_eq!(join["ticket"]["token_id"], ticket.to_string(), "{join}");
     assert_eq!(
         join["ticket"]["vault"],
@@ -74,4 +75,29 @@ async fn a_hot_wallet_is_admitted_by_what_its_vault_delegated() {
     let sent = app.send_pass(3, wallet(2).address(), other).await;
     app.followed(sent).await;
     assert_eq!(app.playlist(&only_other, &token).await, 403);
+    assert_eq!(app.playlist(&any_pass, &lent).await, 200);
+
+    // The vault withdraws the collection: the token it still lends keeps the seat...
+    // (a fresh provider: send_pass moved the vault's nonce behind the first one's back)
+    let signer = app.signer(3);
+    let registry = DelegateRegistry::new(app.contracts.delegate_registry, &signer);
+    let withdrawn = mined(
+        registry
+            .delegateContract(hot.address(), pass, B256::ZERO, false)
+            .send()
+            .await,
+    )
+    .await;
+    app.followed(withdrawn.block_number.unwrap()).await;
+    assert_eq!(app.playlist(&any_pass, &lent).await, 200);
+    // ...until it withdraws that too: the stream is cut, though no token moved.
+    let withdrawn = mined(
+        registry
+            .delegateERC721(hot.address(), pass, ticket, B256::ZERO, false)
+            .send()
+            .await,
+    )
+    .await;
+    app.followed(withdrawn.block_number.unwrap()).await;
+    assert_eq!(app.playlist(&any_pass, &lent).await, 403);
 }

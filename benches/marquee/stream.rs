@@ -10,7 +10,7 @@ use alloy::primitives::U256;
 use alloy::signers::local::PrivateKeySigner;
 use marquee::chain::anvil::DEV_KEYS;
 use marquee::chain::bindings::DemoToken;
-use marquee::stream::edge::{Edge, Nginx, NginxSite};
+use marquee::stream::edge::{Edge, Nginx, NginxSite, nginx_conf};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -252,34 +252,9 @@ async fn post_json(http: &reqwest::Client, url: &str, bearer: &str, body: &Value
 /// nginx on a free port serving `root` unchecked, the floor of what a file server costs.
 fn plain_nginx(root: &Path, work: &Path) -> Nginx {
     let listen = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let conf = format!(
-        r#"
-worker_processes 2;
-user root;
-pid {work}/nginx.pid;
-error_log {work}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    keepalive_requests 100000;
-    types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; }}
-    client_body_temp_path {work}/body;
-    proxy_temp_path {work}/proxy;
-    fastcgi_temp_path {work}/fastcgi;
-    uwsgi_temp_path {work}/uwsgi;
-    scgi_temp_path {work}/scgi;
-    server {{
-        listen {listen};
-        location / {{ root {root}; }}
-    }}
-}}
-"#,
-        work = work.display(),
-        root = root.display()
-    );
+    let mut site = NginxSite::new(listen, root.into(), work.into(), String::new());
+    site.workers = 2;
+    let conf = nginx_conf(&site, &format!("location / {{ root {}; }}", root.display()));
     Nginx::run(&conf, work, listen).expect("nginx starts")
 }
 

@@ -110,9 +110,34 @@ impl Edge {
 
     /// The nginx configuration of this edge: `site` says where it listens and what it serves.
     pub fn nginx_conf(&self, site: &NginxSite) -> String {
-        let user = if site.as_root { "user root;\n" } else { "" };
-        format!(
-            r#"# Marquee's edge: serves the media root to holders of links that Marquee signed.
+        let location = format!(
+            r#"location {prefix} {{
+            secure_link $arg_md5,$arg_expires;
+            secure_link_md5 "$secure_link_expires$uri {secret}";
+            if ($secure_link = "") {{ return 403; }}
+            if ($secure_link = "0") {{ return 410; }}
+            alias {root}/;
+            add_header Cache-Control "private, max-age=300" always;
+            add_header Access-Control-Allow-Origin "{allow_origin}" always;
+            add_header Access-Control-Expose-Headers "Content-Length, Content-Range" always;
+        }}
+        location / {{ return 404; }}"#,
+            prefix = self.prefix,
+            secret = self.secret.expose_secret(),
+            root = site.media_root.display(),
+            allow_origin = site.allow_origin,
+        );
+        nginx_conf(site, &location)
+    }
+}
+
+/// An nginx configuration for `site` whose one server has `locations`: tuned as nginx serves
+/// static files fastest (sendfile, no access log), everything it writes kept in the site's
+/// work folder.
+pub fn nginx_conf(site: &NginxSite, locations: &str) -> String {
+    let user = if site.as_root { "user root;\n" } else { "" };
+    format!(
+        r#"# Written by Marquee.
 worker_processes {workers};
 {user}pid {work}/nginx.pid;
 error_log {work}/error.log warn;
@@ -125,6 +150,7 @@ http {{
     keepalive_requests 100000;
     server_tokens off;
     types {{
+        application/vnd.apple.mpegurl m3u8;
         video/mp2t ts;
         video/iso.segment m4s;
         video/mp4 mp4 m4v;
@@ -140,29 +166,14 @@ http {{
     scgi_temp_path {work}/scgi;
     server {{
         listen {listen};
-        location {prefix} {{
-            secure_link $arg_md5,$arg_expires;
-            secure_link_md5 "$secure_link_expires$uri {secret}";
-            if ($secure_link = "") {{ return 403; }}
-            if ($secure_link = "0") {{ return 410; }}
-            alias {root}/;
-            add_header Cache-Control "private, max-age=300" always;
-            add_header Access-Control-Allow-Origin "{allow_origin}" always;
-            add_header Access-Control-Expose-Headers "Content-Length, Content-Range" always;
-        }}
-        location / {{ return 404; }}
+        {locations}
     }}
 }}
 "#,
-            workers = site.workers,
-            work = site.work_dir.display(),
-            listen = site.listen,
-            prefix = self.prefix,
-            secret = self.secret.expose_secret(),
-            root = site.media_root.display(),
-            allow_origin = site.allow_origin,
-        )
-    }
+        workers = site.workers,
+        work = site.work_dir.display(),
+        listen = site.listen,
+    )
 }
 
 /// `base64url(md5("{expires}{path} {secret}"))`, nginx's `secure_link_md5` of the

@@ -170,8 +170,13 @@ impl Drop for Server {
 }
 
 async fn start_server() -> Server {
-    // Ordinary accounts never touch the chain.
-    start_server_with(&[("MARQUEE_RPC_URL", "http://127.0.0.1:9".into())]).await
+    // Ordinary accounts never touch the chain; the chain follower's complaints that there is
+    // none would only clutter the figures.
+    start_server_with(&[
+        ("MARQUEE_RPC_URL", "http://127.0.0.1:9".into()),
+        ("RUST_LOG", "error".into()),
+    ])
+    .await
 }
 
 /// A `marquee serve` process with fresh SQLite, rate limits lifted, and `env` on top.

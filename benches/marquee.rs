@@ -427,31 +427,21 @@ async fn logins_over_http(recovery_us: f64) {
 async fn join() {
     println!("== join");
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let chain = Chain::start().await;
     let Chain {
-        anvil,
-        admin,
-        admin_addr,
-        d,
-    } = Chain::start().await;
+        anvil, admin, d, ..
+    } = &chain;
     let erc20 = d.erc20.unwrap();
-    let token = DemoToken::new(erc20, &admin);
     let viewers: Vec<PrivateKeySigner> = (0..CLIENTS).map(|_| PrivateKeySigner::random()).collect();
-    for v in &viewers {
-        let sent = token.mint(v.address(), U256::from(10).pow(U256::from(24)));
-        sent.send().await.unwrap().get_receipt().await.unwrap();
-    }
+    let addresses: Vec<_> = viewers.iter().map(|v| v.address()).collect();
+    chain
+        .fund(&addresses, U256::from(10).pow(U256::from(24)))
+        .await;
     let (rpc_url, rpc_requests) = counting_proxy(anvil.url.to_string()).await;
-    let server = start_server_with(&[
-        ("MARQUEE_RPC_URL", rpc_url),
-        ("MARQUEE_MULTICALL3", d.multicall3.to_string()),
-        ("MARQUEE_DELEGATE_REGISTRY", d.delegate_registry.to_string()),
-        ("MARQUEE_ORGANIZERS", admin_addr.to_string()),
-        (
-            "MARQUEE_MEDIA_ROOT",
-            root.join("media").display().to_string(),
-        ),
-    ])
-    .await;
+    let mut env = chain.server_env(&root.join("media"));
+    // The RPC through the counting proxy (set later, so it wins).
+    env.push(("MARQUEE_RPC_URL", rpc_url));
+    let server = start_server_with(&env).await;
     let http = reqwest::Client::new();
     let domain = server.url.trim_start_matches("http://").to_string();
     let organizer = session(&http, &server.url, &domain, &DEV_KEYS[0].parse().unwrap())
@@ -571,7 +561,7 @@ async fn join() {
     if cold * (WARMUP + COLD_MEASURE).as_secs_f64() > cold_joins {
         println!("  (some cold joins ran out of new events and were warm: raise EVENTS)");
     }
-    drop(anvil);
+    drop(chain);
 }
 
 /// A fresh Anvil with Marquee's contracts and the demo tokens deployed by the first dev key.
@@ -583,6 +573,29 @@ struct Chain {
 }
 
 impl Chain {
+    /// The settings of a `marquee serve` on this chain, as organizer the admin, with `media`.
+    fn server_env(&self, media: &std::path::Path) -> Vec<(&'static str, String)> {
+        vec![
+            ("MARQUEE_RPC_URL", self.anvil.url.to_string()),
+            ("MARQUEE_MULTICALL3", self.d.multicall3.to_string()),
+            (
+                "MARQUEE_DELEGATE_REGISTRY",
+                self.d.delegate_registry.to_string(),
+            ),
+            ("MARQUEE_ORGANIZERS", self.admin_addr.to_string()),
+            ("MARQUEE_MEDIA_ROOT", media.display().to_string()),
+        ]
+    }
+
+    /// Mints `amount` of the demo ERC-20 to each of `holders`.
+    async fn fund(&self, holders: &[alloy::primitives::Address], amount: U256) {
+        let token = DemoToken::new(self.d.erc20.expect("demo tokens"), &self.admin);
+        for h in holders {
+            let sent = token.mint(*h, amount).send().await.unwrap();
+            sent.get_receipt().await.unwrap();
+        }
+    }
+
     async fn start() -> Chain {
         let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let anvil = Anvil::spawn(&root.join("anvil"), free_port(), &["--silent"])

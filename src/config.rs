@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
-use crate::stream::edge::{Edge, MIN_SECRET_LEN};
+use crate::stream::edge::Edge;
 
 /// Multicall3's canonical address, the same on every chain that has it.
 pub const CANONICAL_MULTICALL3: Address = address!("cA11bde05977b3631167028862bE2a173976CA11");
@@ -344,18 +344,12 @@ fn edge(url: Option<String>, secret: Option<String>) -> Result<Option<Edge>, Con
             });
         }
     };
-    if secret.len() < MIN_SECRET_LEN {
-        return Err(ConfigError::Invalid {
-            name: "edge_secret",
-            reason: format!("must be at least {MIN_SECRET_LEN} characters"),
-        });
-    }
     let url = parse_url("edge_url", &url)?;
     Edge::new(&url, SecretString::from(secret))
         .map(Some)
-        .map_err(|reason| ConfigError::Invalid {
-            name: "edge_url",
-            reason,
+        .map_err(|e| ConfigError::Invalid {
+            name: e.setting,
+            reason: e.reason,
         })
 }
 
@@ -420,5 +414,45 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(args.resolve(), Err(ConfigError::File { .. })));
+    }
+
+    #[test]
+    fn edge_settings_come_together_and_name_the_one_at_fault() {
+        let edge = |url: Option<&str>, secret: Option<&str>| {
+            SettingsArgs {
+                config: Some("/dev/null".into()),
+                edge_url: url.map(Into::into),
+                edge_secret: secret.map(Into::into),
+                ..Default::default()
+            }
+            .resolve()
+        };
+        let setting = |r: Result<Settings, ConfigError>| match r {
+            Err(ConfigError::Invalid { name, .. }) => name,
+            other => panic!("{other:?}"),
+        };
+        assert!(edge(None, None).unwrap().edge.is_none());
+        let s = edge(Some("https://edge.example/media"), Some("0123456789abcdef")).unwrap();
+        assert_eq!(s.edge.unwrap().prefix(), "/media/");
+        assert_eq!(
+            setting(edge(Some("https://edge.example/"), None)),
+            "edge_secret"
+        );
+        assert_eq!(setting(edge(None, Some("0123456789abcdef"))), "edge_url");
+        assert_eq!(
+            setting(edge(Some("https://e.example/"), Some("short"))),
+            "edge_secret"
+        );
+        assert_eq!(
+            setting(edge(Some("ftp://e.example/"), Some("0123456789abcdef"))),
+            "edge_url"
+        );
+        assert_eq!(
+            setting(edge(
+                Some("https://e.example/a b/"),
+                Some("0123456789abcdef")
+            )),
+            "edge_url"
+        );
     }
 }

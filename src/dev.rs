@@ -58,11 +58,10 @@ async fn run_with(args: &DevArgs, anvil: &Anvil) -> Result<(), String> {
     .await?;
     let pass = deployment.pass.ok_or("dev deployment lacks the pass")?;
 
-    let edge_secret = crate::auth::random_id();
     let edge_url = format!("http://localhost:{}/media/", args.edge_port);
     let settings = SettingsArgs {
         edge_url: args.edge.then(|| edge_url.clone()),
-        edge_secret: args.edge.then(|| edge_secret.clone()),
+        edge_secret: args.edge.then(crate::auth::random_id),
         listen: Some(([127, 0, 0, 1], args.port).into()),
         public_url: Some(public_url.clone()),
         rpc_url: Some(anvil.url.to_string()),

@@ -9,8 +9,7 @@ use std::process::{Command, Stdio};
 use alloy::primitives::U256;
 use alloy::signers::local::PrivateKeySigner;
 use marquee::chain::anvil::DEV_KEYS;
-use marquee::chain::bindings::DemoToken;
-use marquee::stream::edge::{Edge, Nginx, NginxSite, nginx_conf};
+use marquee::stream::edge::{self, Edge, Nginx, NginxSite, nginx_conf};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -33,7 +32,7 @@ struct Run {
 
 pub(super) async fn stream() {
     println!("== stream");
-    if !installed("wrk") || !installed("nginx") {
+    if !installed("wrk") || edge::nginx_binary().is_none() {
         println!("wrk and nginx are needed (make bench installs them): section skipped");
         return;
     }
@@ -42,61 +41,27 @@ pub(super) async fn stream() {
     std::fs::create_dir(&folder).unwrap();
     write_media(&folder);
 
-    let Chain {
-        anvil,
-        admin,
-        admin_addr,
-        d,
-    } = Chain::start().await;
-    let erc20 = d.erc20.unwrap();
+    let chain = Chain::start().await;
+    let erc20 = chain.d.erc20.unwrap();
     let viewer = PrivateKeySigner::random();
-    DemoToken::new(erc20, &admin)
-        .mint(viewer.address(), U256::from(1))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    chain.fund(&[viewer.address()], U256::from(1)).await;
+    // Marquee's edge: nginx configured by Marquee's own `nginx_conf`, and a Marquee whose
+    // playlists point at it, beside a Marquee that serves the segments itself.
+    let edge_addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let edge_url = format!("http://{edge_addr}{EDGE_PATH}");
     let env = |edge: bool| {
-        let mut env = vec![
-            ("MARQUEE_RPC_URL", anvil.url.to_string()),
-            ("MARQUEE_MULTICALL3", d.multicall3.to_string()),
-            ("MARQUEE_DELEGATE_REGISTRY", d.delegate_registry.to_string()),
-            ("MARQUEE_ORGANIZERS", admin_addr.to_string()),
-            ("MARQUEE_MEDIA_ROOT", media.path().display().to_string()),
-            // The run outlasts the default five minutes.
-            ("MARQUEE_STREAM_TOKEN_TTL_SECS", "3600".into()),
-        ];
+        let mut env = chain.server_env(media.path());
+        // The run outlasts the default five minutes.
+        env.push(("MARQUEE_STREAM_TOKEN_TTL_SECS", "3600".into()));
         if edge {
-            env.push(("MARQUEE_EDGE_URL", EDGE_PATH.into()));
+            env.push(("MARQUEE_EDGE_URL", edge_url.clone()));
             env.push(("MARQUEE_EDGE_SECRET", SECRET.into()));
         }
         env
     };
     let server = start_server_with(&env(false)).await;
     let token = stream_token(&server, &viewer, &erc20.to_string()).await;
-
-    // Marquee's edge: nginx configured by Marquee's own `nginx_conf`, and a Marquee whose
-    // playlists point at it.
-    let edge_addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let edge_url = format!("http://{edge_addr}{EDGE_PATH}");
-    let edged = start_server_with(
-        &env(true)
-            .into_iter()
-            .map(|(k, v)| {
-                (
-                    k,
-                    if k == "MARQUEE_EDGE_URL" {
-                        edge_url.clone()
-                    } else {
-                        v
-                    },
-                )
-            })
-            .collect::<Vec<_>>(),
-    )
-    .await;
+    let edged = start_server_with(&env(true)).await;
     let edge_token = stream_token(&edged, &viewer, &erc20.to_string()).await;
     let work = tempfile::tempdir().unwrap();
     let mut site = NginxSite::new(
@@ -183,7 +148,7 @@ pub(super) async fn stream() {
     );
     drop((edge_nginx, plain));
     drop((server, edged));
-    drop(anvil);
+    drop(chain);
 }
 
 /// A 2 KB media playlist and a 200 KB segment of incompressible bytes.

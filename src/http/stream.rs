@@ -73,16 +73,28 @@ async fn serve(
         .await
         .map_err(|e| path_error(e, &path))?;
     if let Some(template) = &file.playlist {
-        let folder = match path.rsplit_once('/') {
-            Some((dir, _)) => format!("{source}/{dir}/"),
-            None => format!("{source}/"),
-        };
-        let edge = state.settings.edge.as_ref().map(|edge| EdgeTarget {
-            edge,
-            folder: &folder,
-            // A segment link lasts as long as the stream token that asked for it.
-            expires: claims.exp,
-        });
+        // The playlist's folder under the media root, which edge links are signed under.
+        let folder = state
+            .settings
+            .edge
+            .as_ref()
+            .map(|_| match path.rsplit_once('/') {
+                Some((dir, _)) => format!("{source}/{dir}/"),
+                None => format!("{source}/"),
+            });
+        let edge = state
+            .settings
+            .edge
+            .as_ref()
+            .zip(folder.as_deref())
+            .map(|(edge, folder)| {
+                EdgeTarget {
+                    edge,
+                    folder,
+                    // A segment link lasts as long as the stream token that asked for it.
+                    expires: claims.exp,
+                }
+            });
         return Ok(playlist(
             template,
             file.segments.as_ref(),
@@ -121,7 +133,7 @@ fn playlist(
     let body = live
         .as_ref()
         .unwrap_or(template)
-        .render_for(token.as_str(), edge);
+        .render(token.as_str(), edge);
     (
         [
             (header::CONTENT_TYPE, "application/vnd.apple.mpegurl"),

@@ -19,7 +19,24 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 /// The shortest edge secret accepted: it is all that stands between a guessed link and a film.
-pub const MIN_SECRET_LEN: usize = 16;
+const MIN_SECRET_LEN: usize = 16;
+
+/// An edge setting that cannot be used, named as the settings name it.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {reason}")]
+pub struct EdgeError {
+    /// `edge_url` or `edge_secret`.
+    pub setting: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+fn url_error(reason: &str) -> EdgeError {
+    EdgeError {
+        setting: "edge_url",
+        reason: reason.into(),
+    }
+}
 
 /// An edge that serves the media root under a URL and checks links signed with a shared
 /// secret.
@@ -34,24 +51,27 @@ pub struct Edge {
 
 impl Edge {
     /// An edge serving the media root at `url` (a trailing `/` is added when missing).
-    pub fn new(url: &Url, secret: SecretString) -> Result<Self, String> {
+    pub fn new(url: &Url, secret: SecretString) -> Result<Self, EdgeError> {
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err("must be an http(s) URL with a host".into());
+            return Err(url_error("must be an http(s) URL with a host"));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err("must not have a query or fragment".into());
+            return Err(url_error("must not have a query or fragment"));
         }
         if secret.expose_secret().len() < MIN_SECRET_LEN {
-            return Err(format!(
-                "the edge secret must be at least {MIN_SECRET_LEN} characters"
-            ));
+            return Err(EdgeError {
+                setting: "edge_secret",
+                reason: format!("must be at least {MIN_SECRET_LEN} characters"),
+            });
         }
         let mut prefix = url.path().to_string();
         if !prefix.ends_with('/') {
             prefix.push('/');
         }
         if !safe(&prefix) {
-            return Err("its path may hold only letters, digits and -._~/".into());
+            return Err(url_error(
+                "its path may hold only letters, digits and -._~/",
+            ));
         }
         Ok(Edge {
             origin: url.origin().ascii_serialization(),
@@ -252,7 +272,9 @@ impl Nginx {
     pub fn run(conf: &str, work_dir: &Path, listen: SocketAddr) -> std::io::Result<Nginx> {
         let path = work_dir.join("nginx.conf");
         write_private(&path, conf)?;
-        let child = Command::new(nginx_binary())
+        let program = nginx_binary()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "nginx not found"))?;
+        let child = Command::new(program)
             .arg("-c")
             .arg(&path)
             .arg("-p")
@@ -294,16 +316,16 @@ impl Drop for Nginx {
     }
 }
 
-/// `nginx` from PATH, else Debian's `/usr/sbin/nginx` (sbin is not on every user's PATH).
-fn nginx_binary() -> PathBuf {
+/// `nginx` from PATH, else Debian's `/usr/sbin/nginx` (sbin is not on every user's PATH);
+/// `None` when neither is there.
+pub fn nginx_binary() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("nginx"))
+            .find(|f| f.is_file())
+    });
     let sbin = Path::new("/usr/sbin/nginx");
-    let on_path = std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("nginx").is_file()));
-    if on_path || !sbin.is_file() {
-        PathBuf::from("nginx")
-    } else {
-        sbin.to_path_buf()
-    }
+    on_path.or_else(|| sbin.is_file().then(|| sbin.to_path_buf()))
 }
 
 /// Writes a file only its owner can read: the configuration holds the secret.

@@ -67,14 +67,9 @@ impl Template {
         t
     }
 
-    /// The playlist with `token` in every URI.
-    pub fn render(&self, token: &str) -> String {
-        self.render_for(token, None)
-    }
-
     /// The playlist with `token` in every URI, except that media URIs point at the edge, signed,
     /// when `edge` is given (and the URI is one the edge can be asked for).
-    pub fn render_for(&self, token: &str, edge: Option<EdgeTarget<'_>>) -> String {
+    pub fn render(&self, token: &str, edge: Option<EdgeTarget<'_>>) -> String {
         let per_uri = edge.map_or(token.len() + 8, |_| 96);
         let mut out = String::with_capacity(self.text_len + self.uris.len() * per_uri);
         out.push_str(&self.pieces[0]);
@@ -164,7 +159,7 @@ mod tests {
     use super::Template;
 
     fn rewrite(playlist: &str, token: &str) -> String {
-        Template::parse(playlist).render(token)
+        Template::parse(playlist).render(token, None)
     }
 
     #[test]
@@ -192,7 +187,7 @@ mod tests {
         let plain = rewrite(src, "T");
         assert_eq!(plain.matches("token=").count(), 0, "{plain}");
         let t = Template::parse_rebased(src, Some(("https://cdn.example/a/", "/stream/e/")));
-        let out = t.render("T");
+        let out = t.render("T", None);
         assert!(out.contains("\n/stream/e/s1.ts?token=T\n"), "{out}");
         assert!(
             out.contains("\n/root/s2.ts\nhttps://other.example/s3.ts\n"),

@@ -173,7 +173,7 @@ mod tests {
 
     fn at(elapsed_ms: i64) -> Option<String> {
         let film = MediaPlaylist::parse(FILM).unwrap();
-        film.window(elapsed_ms, START).map(|t| t.render("T"))
+        film.window(elapsed_ms, START).map(|t| t.render("T", None))
     }
 
     #[test]

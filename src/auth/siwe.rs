@@ -56,7 +56,14 @@ pub fn parse(text: &str) -> Result<Message, LoginError> {
     let msg: Message = text.parse().map_err(|e| {
         LoginError::InvalidMessage(format!("message: not an EIP-4361 message: {e}"))
     })?;
-    if msg.address_raw.is_some() {
+    // The library flags every uniform-case address, yet about one in 2,000 addresses is
+    // uniform-case in its EIP-55 form: refuse only what differs from that form.
+    let checksummed = alloy::primitives::Address::from(msg.address).to_checksum(None);
+    if msg
+        .address_raw
+        .as_deref()
+        .is_some_and(|raw| raw != &checksummed[2..])
+    {
         return Err(LoginError::InvalidMessage(
             "message: the address must be EIP-55 checksummed".into(),
         ));
@@ -152,4 +159,32 @@ pub fn check(
         nonce: msg.nonce,
         expires_at: msg.expiration_time.map(|t| *t.as_ref()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    fn message(address: &str) -> String {
+        format!(
+            "example.com wants you to sign in with your Ethereum account:\n{address}\n\nSign in.\n\nURI: https://example.com\nVersion: 1\nChain ID: 1\nNonce: 32891756abc\nIssued At: 2021-09-30T16:25:24Z"
+        )
+    }
+
+    #[test]
+    fn an_address_is_taken_in_its_eip55_form_even_when_that_is_uniform_case() {
+        // EIP-55 writes these two as they stand (by `cast to-check-sum-address`).
+        for ok in [
+            "0x000000000000000000000000000000000000000A",
+            "0x000000000000000000000000000000000000000b",
+        ] {
+            assert!(parse(&message(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            "0x000000000000000000000000000000000000000a",
+            "0x000000000000000000000000000000000000000B",
+        ] {
+            assert!(parse(&message(bad)).is_err(), "{bad}");
+        }
+    }
 }

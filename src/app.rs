@@ -20,7 +20,7 @@ use crate::gate::GateChecker;
 use crate::gate::admit::Admitter;
 use crate::gate::follow::Follower;
 use crate::http::{AppState, Shared};
-use crate::poap::Minter;
+use crate::poap::minter::{Minter, MinterConfig};
 use crate::store;
 use crate::stream::media::Library;
 use crate::time_util::now_ms;
@@ -59,10 +59,16 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
     let chain = Chain::connect(&settings.rpc_url);
     let minter = match (&settings.minter_key, settings.poap_contract) {
         (Some(key), Some(poap)) => {
-            let (provider, from) =
-                deploy::signing_provider(&settings.rpc_url, key.expose_secret())?;
+            let (wallet, from) = deploy::wallet(key.expose_secret())?;
             tracing::info!(minter = %from, %poap, "minting attendance tokens");
-            Some(Minter::new(db.clone(), provider, poap).spawn())
+            let config = MinterConfig {
+                wallet,
+                from,
+                chain_id: settings.chain_id,
+                poap,
+                bump_after: settings.mint_bump,
+            };
+            Some(Minter::new(db.clone(), chain.provider.clone(), config).spawn())
         }
         _ => None,
     };

@@ -79,6 +79,10 @@ pub struct SettingsArgs {
     /// How long a seat stays held after the viewer's last heartbeat, in seconds [default: 45]
     #[arg(long, env = "MARQUEE_SEAT_LEASE_SECS")]
     pub seat_lease_secs: Option<u64>,
+    /// How long a mint transaction may wait unmined before it is sent again with higher fees,
+    /// in seconds [default: 30]
+    #[arg(long, env = "MARQUEE_MINT_BUMP_SECS")]
+    pub mint_bump_secs: Option<u64>,
     /// Memory for media files of folder sources, in MiB [default: 32]
     #[arg(long, env = "MARQUEE_MEDIA_CACHE_MB")]
     pub media_cache_mb: Option<u64>,
@@ -113,6 +117,7 @@ struct FileSettings {
     auth_rate_global: Option<u32>,
     chain_poll_ms: Option<u64>,
     seat_lease_secs: Option<u64>,
+    mint_bump_secs: Option<u64>,
     media_cache_mb: Option<u64>,
     edge_url: Option<String>,
     edge_secret: Option<String>,
@@ -159,6 +164,8 @@ pub struct Settings {
     pub chain_poll: Duration,
     /// How long a seat outlives the last heartbeat.
     pub seat_lease: Duration,
+    /// How long a mint transaction waits unmined before its fees are bumped.
+    pub mint_bump: Duration,
     /// Bytes of media files of folder sources held in memory.
     pub media_cache_bytes: u64,
     /// The edge that serves segments of folder sources, when one is configured.
@@ -273,6 +280,10 @@ impl SettingsArgs {
             seat_lease: Duration::from_secs(positive(
                 "seat_lease_secs",
                 self.seat_lease_secs.or(file.seat_lease_secs).unwrap_or(45),
+            )?),
+            mint_bump: Duration::from_secs(positive(
+                "mint_bump_secs",
+                self.mint_bump_secs.or(file.mint_bump_secs).unwrap_or(30),
             )?),
             media_cache_bytes: self.media_cache_mb.or(file.media_cache_mb).unwrap_or(32) << 20,
             edge: edge(

@@ -59,12 +59,18 @@ pub enum DeployError {
     Chain(String),
 }
 
-/// A provider that signs with `key` (hex private key).
-pub fn signing_provider(rpc_url: &Url, key: &str) -> Result<(DynProvider, Address), DeployError> {
+/// The wallet of `key` (hex private key) and its address.
+pub fn wallet(key: &str) -> Result<(EthereumWallet, Address), DeployError> {
     let signer: PrivateKeySigner = key.trim().parse().map_err(|_| DeployError::BadKey)?;
     let from = signer.address();
+    Ok((EthereumWallet::from(signer), from))
+}
+
+/// A provider that signs with `key` (hex private key).
+pub fn signing_provider(rpc_url: &Url, key: &str) -> Result<(DynProvider, Address), DeployError> {
+    let (wallet, from) = wallet(key)?;
     let provider = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(signer))
+        .wallet(wallet)
         .connect_http(rpc_url.clone())
         .erased();
     Ok((provider, from))

@@ -13,7 +13,7 @@ use super::events::load;
 use super::extract::Session;
 use crate::error::{ApiError, ApiResult};
 use crate::gate::Dec;
-use crate::poap::{Claim, ClaimError, claims};
+use crate::poap::{Claim, ClaimError, claims, ids};
 use crate::store;
 
 pub(super) fn router() -> Router<AppState> {
@@ -75,7 +75,9 @@ async fn metadata(
     let id: Dec = token_id
         .parse()
         .map_err(|e: String| ApiError::invalid_request(format!("token_id: {e}")))?;
-    let claim = store::claims::by_token(&state.db, &id.to_string())
+    // The token's id names its event and holder; the claim behind it says the rest.
+    let (event_prefix, holder) = ids::split_token(id.0);
+    let claim = store::claims::by_chain_event(&state.db, &event_prefix, &holder.to_string())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no attendance token {id}")))?;
     let event = load(&state, &claim.event_id).await?;

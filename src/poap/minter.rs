@@ -1,28 +1,44 @@
-//! The minter: a worker that turns pending claims into `mintBatch` transactions. A claim is
-//! committed before anything is sent, and a sent transaction is recorded before it is awaited,
-//! so after a crash every in-flight transaction is looked up on chain rather than sent again.
+//! The minter: a worker that turns pending claims into `mintBatch` transactions, and creates
+//! each event on chain before its first mint.
+//!
+//! Crash safety rests on three rules. A job (its calldata and the account nonce it will use)
+//! is committed, with the claims it carries, before anything is signed. Every signed attempt
+//! is committed before it is sent. Every attempt at a job reuses the job's nonce, so a fee
+//! bump replaces rather than adds, and at most one attempt can ever be mined. After a restart
+//! the open jobs are looked up on chain by their attempts' hashes and by the account's
+//! nonce: mined ones are applied, lost ones are sent again with the same nonce, and none is
+//! sent blindly. The contract's own guard (one token per event and holder) is the last line.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::consensus::TxEnvelope;
+use alloy::eips::eip2718::Encodable2718;
+use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::{DynProvider, Provider};
-use alloy::rpc::types::{Filter, TransactionReceipt};
-use alloy::sol_types::SolEvent;
+use alloy::rpc::types::{Filter, TransactionReceipt, TransactionRequest};
+use alloy::sol_types::{SolCall, SolEvent};
 use tokio::sync::Notify;
 
+use super::ids;
 use crate::chain::bindings::AttendancePOAP;
 use crate::store::claims::ClaimRow;
+use crate::store::jobs::{Attempt, JobRow, NewJob};
 use crate::store::{self, Db};
 use crate::time_util::now_ms;
 
 /// Most attendees per transaction.
 const BATCH: usize = 100;
-/// How often the worker looks for work when nobody wakes it.
+/// Most gas one transaction may ask for; a batch that needs more is split.
+const MAX_TX_GAS: u64 = 10_000_000;
+/// How often the worker looks for work when nobody wakes it and nothing is in flight.
 const IDLE: Duration = Duration::from_secs(2);
-/// How long a sent transaction is awaited before the worker moves on (it is reconciled later).
-const RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often in-flight transactions are looked up.
+const IN_FLIGHT_POLL: Duration = Duration::from_millis(100);
+/// How long an event whose mint failed is left alone before it is tried again.
+const BACKOFF: Duration = Duration::from_secs(30);
 
 /// Wakes the minter when claims arrive.
 #[derive(Clone, Debug, Default)]
@@ -37,182 +53,486 @@ impl MinterHandle {
     }
 }
 
+/// What the minter signs with and where it sends.
+pub struct MinterConfig {
+    /// The minter's key, as a wallet.
+    pub wallet: EthereumWallet,
+    /// The wallet's address.
+    pub from: Address,
+    /// The chain's id (signed into every transaction).
+    pub chain_id: u64,
+    /// The AttendancePOAP contract.
+    pub poap: Address,
+    /// How long an attempt may wait unmined before a fee bump.
+    pub bump_after: Duration,
+}
+
 /// The minting worker.
 pub struct Minter {
     db: Db,
     provider: DynProvider,
-    poap: Address,
+    config: MinterConfig,
+    sender: String,
     handle: MinterHandle,
+    /// Events left alone until the instant given.
+    resting: HashMap<String, Instant>,
+}
+
+type Fallible<T = ()> = Result<T, String>;
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
 }
 
 impl Minter {
-    /// A minter sending from `provider`'s wallet to the POAP contract `poap`.
-    pub fn new(db: Db, provider: DynProvider, poap: Address) -> Self {
+    /// A minter that reads and sends through `provider`, signing with `config.wallet`.
+    pub fn new(db: Db, provider: DynProvider, config: MinterConfig) -> Self {
         Self {
             db,
             provider,
-            poap,
+            sender: config.from.to_checksum(None),
+            config,
             handle: MinterHandle::default(),
+            resting: HashMap::new(),
         }
     }
 
     /// Starts the worker; the handle wakes it.
-    pub fn spawn(self) -> MinterHandle {
+    pub fn spawn(mut self) -> MinterHandle {
         let handle = self.handle.clone();
         tokio::spawn(async move {
             loop {
-                if let Err(e) = self.round().await {
-                    tracing::warn!(error = %e, "minter round failed; retrying");
-                }
-                let _ = tokio::time::timeout(IDLE, self.handle.wake.notified()).await;
+                let pause = match self.round().await {
+                    Ok(true) => IN_FLIGHT_POLL,
+                    Ok(false) => IDLE,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "minter round failed; retrying");
+                        IDLE
+                    }
+                };
+                let _ = tokio::time::timeout(pause, self.handle.wake.notified()).await;
             }
         });
         handle
     }
 
-    /// One pass: settle in-flight transactions, then send new batches.
-    async fn round(&self) -> Result<(), String> {
-        let pending = store::claims::pending(&self.db, 10 * BATCH as i64)
+    /// One pass: settle the jobs in flight, then start new ones. True while jobs are open.
+    async fn round(&mut self) -> Fallible<bool> {
+        self.settle_open().await?;
+        self.start_new().await?;
+        let open = store::jobs::open(&self.db, &self.sender)
             .await
-            .map_err(|e| e.to_string())?;
-        let mut in_flight: BTreeMap<String, Vec<ClaimRow>> = BTreeMap::new();
-        let mut fresh: BTreeMap<String, Vec<ClaimRow>> = BTreeMap::new();
-        for c in pending {
-            match c.tx_hash.clone() {
-                Some(tx) => in_flight.entry(tx).or_default().push(c),
-                None => fresh.entry(c.event_id.clone()).or_default().push(c),
-            }
+            .map_err(err)?;
+        Ok(!open.is_empty())
+    }
+
+    // ---- jobs in flight ----
+
+    async fn settle_open(&mut self) -> Fallible {
+        let jobs = store::jobs::open(&self.db, &self.sender)
+            .await
+            .map_err(err)?;
+        if jobs.is_empty() {
+            return Ok(());
         }
-        for (tx, claims) in in_flight {
-            self.settle(&tx, &claims).await?;
-        }
-        for (event_id, claims) in fresh {
-            for batch in claims.chunks(BATCH) {
-                self.send(&event_id, batch).await?;
+        // Read before the receipts: a nonce used by then with no receipt among our attempts
+        // went to some other transaction.
+        let used = self
+            .provider
+            .get_transaction_count(self.config.from)
+            .await
+            .map_err(err)?;
+        for job in jobs {
+            let attempts = store::jobs::attempts(&self.db, job.job_id)
+                .await
+                .map_err(err)?;
+            if let Some(receipt) = self.receipt_of(&attempts).await? {
+                self.apply(&job, &receipt).await?;
+            } else if (job.nonce as u64) < used {
+                self.replaced(&job).await?;
+            } else {
+                match attempts.last() {
+                    None => self.send_attempt(&job, None).await?,
+                    Some(last)
+                        if now_ms() - last.sent_at >= self.config.bump_after.as_millis() as i64 =>
+                    {
+                        self.send_attempt(&job, Some(last)).await?
+                    }
+                    Some(last) => self.keep_in_pool(last).await?,
+                }
             }
         }
         Ok(())
     }
 
-    async fn send(&self, event_id: &str, claims: &[ClaimRow]) -> Result<(), String> {
-        let event = chain_event_id(event_id);
+    async fn receipt_of(&self, attempts: &[Attempt]) -> Fallible<Option<TransactionReceipt>> {
+        for a in attempts {
+            let hash: B256 = a.tx_hash.parse().map_err(err)?;
+            if let Some(r) = self
+                .provider
+                .get_transaction_receipt(hash)
+                .await
+                .map_err(err)?
+            {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Sends the last attempt again if the node no longer knows it (dropped from its pool, or
+    /// recorded by a process that died before sending it).
+    async fn keep_in_pool(&self, last: &Attempt) -> Fallible {
+        let hash: B256 = last.tx_hash.parse().map_err(err)?;
+        if self
+            .provider
+            .get_transaction_by_hash(hash)
+            .await
+            .map_err(err)?
+            .is_none()
+        {
+            tracing::info!(
+                tx = last.tx_hash,
+                "mint transaction unknown to the node; sending it again"
+            );
+            self.push(&last.raw).await;
+        }
+        Ok(())
+    }
+
+    /// Signs an attempt at `job` (fees bumped over `previous`), records it, then sends it.
+    async fn send_attempt(&self, job: &JobRow, previous: Option<&Attempt>) -> Fallible {
+        let fees = self.provider.estimate_eip1559_fees().await.map_err(err)?;
+        let (mut max_fee, mut tip) = (fees.max_fee_per_gas, fees.max_priority_fee_per_gas);
+        if let Some(prev) = previous {
+            // Nodes take a replacement only if it pays at least 10% more; a quarter clears it.
+            let bump = |s: &str| s.parse::<u128>().map(|v| v + v / 4 + 1).unwrap_or(0);
+            max_fee = max_fee.max(bump(&prev.max_fee));
+            tip = tip.max(bump(&prev.priority_fee));
+            max_fee = max_fee.max(tip);
+        }
+        let request = TransactionRequest::default()
+            .with_from(self.config.from)
+            .with_to(job.to_address.parse::<Address>().map_err(err)?)
+            .with_input(job.input.parse::<Bytes>().map_err(err)?)
+            .with_nonce(job.nonce as u64)
+            .with_gas_limit(job.gas_limit as u64)
+            .with_max_fee_per_gas(max_fee)
+            .with_max_priority_fee_per_gas(tip)
+            .with_chain_id(self.config.chain_id);
+        let envelope: TxEnvelope = request.build(&self.config.wallet).await.map_err(err)?;
+        let attempt = Attempt {
+            tx_hash: format!("{:#x}", envelope.tx_hash()),
+            max_fee: max_fee.to_string(),
+            priority_fee: tip.to_string(),
+            raw: alloy::hex::encode_prefixed(envelope.encoded_2718()),
+            sent_at: now_ms(),
+        };
+        store::jobs::record_attempt(&self.db, job.job_id, &attempt)
+            .await
+            .map_err(err)?;
+        tracing::info!(
+            tx = attempt.tx_hash,
+            kind = job.kind,
+            event_id = job.event_id,
+            nonce = job.nonce,
+            bump = previous.is_some(),
+            "chain transaction sent"
+        );
+        self.push(&attempt.raw).await;
+        Ok(())
+    }
+
+    /// Hands a signed transaction to the node. A refusal ("already known", "nonce too low",
+    /// a full pool) is settled by the next rounds, which look the job up on chain.
+    async fn push(&self, raw: &str) {
+        let Ok(bytes) = raw.parse::<Bytes>() else {
+            return;
+        };
+        if let Err(e) = self.provider.send_raw_transaction(&bytes).await {
+            tracing::warn!(error = %e, "the node refused a chain transaction; it is looked up again");
+        }
+    }
+
+    /// Applies the receipt of one of `job`'s attempts. Claims are marked before the job is
+    /// closed, so a crash in between only repeats this.
+    async fn apply(&mut self, job: &JobRow, receipt: &TransactionReceipt) -> Fallible {
+        let tx = format!("{:#x}", receipt.transaction_hash);
+        let gas = Some(receipt.gas_used as i64);
+        if !receipt.status() {
+            tracing::warn!(
+                tx,
+                kind = job.kind,
+                event_id = job.event_id,
+                "chain transaction reverted"
+            );
+            if job.kind == "mint_batch" {
+                let claims = store::claims::of_job(&self.db, job.job_id)
+                    .await
+                    .map_err(err)?;
+                let ids: Vec<i64> = claims.iter().map(|c| c.claim_id).collect();
+                store::claims::release(&self.db, &ids, now_ms())
+                    .await
+                    .map_err(err)?;
+            }
+            self.rest(&job.event_id);
+            return store::jobs::finish(&self.db, job.job_id, "failed", Some(&tx), gas, now_ms())
+                .await
+                .map_err(err);
+        }
+        if job.kind == "mint_batch" {
+            let mut minted: HashMap<Address, U256> = HashMap::new();
+            for log in receipt.inner.logs() {
+                if log.address() != self.config.poap {
+                    continue;
+                }
+                if let Ok(t) = log.log_decode::<AttendancePOAP::Transfer>()
+                    && t.inner.data.from == Address::ZERO
+                {
+                    minted.insert(t.inner.data.to, t.inner.data.tokenId);
+                }
+            }
+            let claims = store::claims::of_job(&self.db, job.job_id)
+                .await
+                .map_err(err)?;
+            for c in &claims {
+                match c
+                    .address
+                    .parse::<Address>()
+                    .ok()
+                    .and_then(|a| minted.get(&a))
+                {
+                    Some(token) => store::claims::mark_minted(
+                        &self.db,
+                        c.claim_id,
+                        &token.to_string(),
+                        &tx,
+                        now_ms(),
+                    )
+                    .await
+                    .map_err(err)?,
+                    // Skipped by the batch: minted earlier, or past the cap.
+                    None => self.reconcile(c).await?,
+                }
+            }
+        }
+        store::jobs::finish(&self.db, job.job_id, "mined", Some(&tx), gas, now_ms())
+            .await
+            .map_err(err)
+    }
+
+    /// The job's nonce went to a transaction that is none of its attempts (someone else used
+    /// the key): its claims are looked up on chain one by one.
+    async fn replaced(&mut self, job: &JobRow) -> Fallible {
+        tracing::warn!(
+            kind = job.kind,
+            event_id = job.event_id,
+            nonce = job.nonce,
+            "job's nonce used elsewhere"
+        );
+        if job.kind == "mint_batch" {
+            for c in store::claims::of_job(&self.db, job.job_id)
+                .await
+                .map_err(err)?
+            {
+                self.reconcile(&c).await?;
+            }
+        }
+        store::jobs::finish(&self.db, job.job_id, "replaced", None, None, now_ms())
+            .await
+            .map_err(err)
+    }
+
+    /// Marks `claim` minted if its token is on chain, else frees it for a new job.
+    async fn reconcile(&self, claim: &ClaimRow) -> Fallible {
+        let (Some(event), Ok(holder)) = (
+            ids::chain_event_id(&claim.event_id),
+            claim.address.parse::<Address>(),
+        ) else {
+            return Ok(());
+        };
+        let token = ids::token_id(event, holder);
+        let filter = Filter::new()
+            .address(self.config.poap)
+            .event_signature(AttendancePOAP::Transfer::SIGNATURE_HASH)
+            .topic1(B256::ZERO)
+            .topic3(B256::from(token))
+            .from_block(0);
+        let logs = self.provider.get_logs(&filter).await.map_err(err)?;
+        match logs.first().and_then(|l| l.transaction_hash) {
+            Some(tx) => store::claims::mark_minted(
+                &self.db,
+                claim.claim_id,
+                &token.to_string(),
+                &format!("{tx:#x}"),
+                now_ms(),
+            )
+            .await
+            .map_err(err),
+            None => store::claims::release(&self.db, &[claim.claim_id], now_ms())
+                .await
+                .map_err(err),
+        }
+    }
+
+    // ---- new work ----
+
+    async fn start_new(&mut self) -> Fallible {
+        let claims = store::claims::unbatched(&self.db, 10 * BATCH as i64)
+            .await
+            .map_err(err)?;
+        let mut by_event: BTreeMap<String, Vec<ClaimRow>> = BTreeMap::new();
+        for c in claims {
+            by_event.entry(c.event_id.clone()).or_default().push(c);
+        }
+        let now = Instant::now();
+        self.resting.retain(|_, until| *until > now);
+        for (event_id, claims) in by_event {
+            if self.resting.contains_key(&event_id) {
+                continue;
+            }
+            let Some(event) = ids::chain_event_id(&event_id) else {
+                continue;
+            };
+            if !self.ready(&event_id, event).await? {
+                continue;
+            }
+            for batch in claims.chunks(BATCH) {
+                self.start_mint(&event_id, event, batch).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `event_id` exists on chain with this minter as issuer and room for more
+    /// tokens; if it does not exist, a job creating it is started.
+    async fn ready(&mut self, event_id: &str, event: U256) -> Fallible<bool> {
+        if store::jobs::has_open(&self.db, "create_event", event_id)
+            .await
+            .map_err(err)?
+        {
+            return Ok(false);
+        }
+        let poap = AttendancePOAP::new(self.config.poap, &self.provider);
+        let info = poap.eventInfo(event).call().await.map_err(err)?;
+        if info.issuer == self.config.from {
+            if info.maxSupply != U256::ZERO && info.minted >= info.maxSupply {
+                tracing::warn!(event_id, cap = %info.maxSupply, "every token of the event is minted; claims wait");
+                self.rest(event_id);
+                return Ok(false);
+            }
+            return Ok(true);
+        }
+        if info.issuer != Address::ZERO {
+            tracing::warn!(event_id, issuer = %info.issuer, "the event belongs to another issuer on chain");
+            self.rest(event_id);
+            return Ok(false);
+        }
+        let Some(spec) = store::events::get(&self.db, event_id).await.map_err(err)? else {
+            return Ok(false);
+        };
+        let cap = spec.spec.poap.max_supply.unwrap_or(0).min((1 << 40) - 1);
+        let input = AttendancePOAP::createEventCall {
+            eventId: event,
+            issuer: self.config.from,
+            maxSupply: alloy::primitives::aliases::U40::from(cap),
+            soulbound: spec.spec.poap.soulbound,
+        }
+        .abi_encode();
+        self.start_job("create_event", event_id, input.into(), &[])
+            .await?;
+        Ok(false)
+    }
+
+    async fn start_mint(&mut self, event_id: &str, event: U256, claims: &[ClaimRow]) -> Fallible {
         let to: Vec<Address> = claims
             .iter()
             .filter_map(|c| c.address.parse().ok())
             .collect();
-        let poap = AttendancePOAP::new(self.poap, &self.provider);
-        let pending = match poap.mintBatch(event, to).send().await {
-            Ok(p) => p,
+        let ids: Vec<i64> = claims.iter().map(|c| c.claim_id).collect();
+        let input = AttendancePOAP::mintBatchCall { eventId: event, to }.abi_encode();
+        if !self
+            .start_job("mint_batch", event_id, input.into(), &ids)
+            .await?
+            && claims.len() > 1
+        {
+            // Too big for one transaction: halve it.
+            let (a, b) = claims.split_at(claims.len() / 2);
+            Box::pin(self.start_mint(event_id, event, a)).await?;
+            Box::pin(self.start_mint(event_id, event, b)).await?;
+        }
+        Ok(())
+    }
+
+    /// Estimates, commits and sends a job; false if it needs more than [`MAX_TX_GAS`].
+    async fn start_job(
+        &mut self,
+        kind: &str,
+        event_id: &str,
+        input: Bytes,
+        claim_ids: &[i64],
+    ) -> Fallible<bool> {
+        let probe = TransactionRequest::default()
+            .with_from(self.config.from)
+            .with_to(self.config.poap)
+            .with_input(input.clone());
+        let gas = match self.provider.estimate_gas(probe).await {
+            Ok(g) => g,
             Err(e) => {
-                // Refused before sending (e.g. the estimate reverts because some holder already
-                // has the token): settle each claim from the chain's logs and retry the rest.
-                tracing::warn!(error = %e, event_id, "mintBatch refused; reconciling from logs");
-                self.reconcile_from_logs(event, claims).await?;
-                return Ok(());
+                tracing::warn!(error = %e, kind, event_id, "the chain refuses the job; trying later");
+                self.rest(event_id);
+                return Ok(true);
             }
         };
-        let tx = format!("{:#x}", pending.tx_hash());
-        let ids: Vec<i64> = claims.iter().map(|c| c.claim_id).collect();
-        store::claims::mark_sent(&self.db, &ids, &tx, now_ms())
+        if gas > MAX_TX_GAS {
+            return Ok(false);
+        }
+        let nonce = self.next_nonce().await?;
+        let job = NewJob {
+            kind,
+            event_id,
+            sender: &self.sender,
+            nonce,
+            to_address: &self.config.poap.to_checksum(None),
+            input: &input.to_string(),
+            // Room over the estimate: state can move between estimate and inclusion.
+            gas_limit: (gas + gas / 5 + 20_000) as i64,
+        };
+        let job_id = store::jobs::create(&self.db, &job, claim_ids, now_ms())
             .await
-            .map_err(|e| e.to_string())?;
-        tracing::info!(tx, event_id, attendees = ids.len(), "mint batch sent");
-        match tokio::time::timeout(RECEIPT_TIMEOUT, pending.get_receipt()).await {
-            Ok(Ok(receipt)) => self.apply(&receipt, claims).await,
-            _ => Ok(()), // settled by a later round
-        }
+            .map_err(err)?;
+        let row = JobRow {
+            job_id,
+            kind: kind.to_string(),
+            event_id: event_id.to_string(),
+            sender: self.sender.clone(),
+            nonce,
+            to_address: job.to_address.to_string(),
+            input: job.input.to_string(),
+            gas_limit: job.gas_limit,
+        };
+        self.send_attempt(&row, None).await?;
+        Ok(true)
     }
 
-    /// Settles claims whose transaction `tx` was sent (maybe by a process that died).
-    async fn settle(&self, tx: &str, claims: &[ClaimRow]) -> Result<(), String> {
-        let hash: B256 = tx.parse().map_err(|_| format!("bad tx hash {tx}"))?;
-        match self.provider.get_transaction_receipt(hash).await {
-            Ok(Some(receipt)) => self.apply(&receipt, claims).await,
-            Ok(None) => match self.provider.get_transaction_by_hash(hash).await {
-                Ok(Some(_)) => Ok(()), // still in the mempool: wait
-                Ok(None) => {
-                    // The node never saw it: the process died before it went out.
-                    let ids: Vec<i64> = claims.iter().map(|c| c.claim_id).collect();
-                    store::claims::clear_sent(&self.db, &ids, now_ms())
-                        .await
-                        .map_err(|e| e.to_string())
-                }
-                Err(e) => Err(e.to_string()),
-            },
-            Err(e) => Err(e.to_string()),
-        }
+    /// The next nonce: past both what the node has seen (pending included) and every nonce a
+    /// job already took (an attempt may be recorded and not yet known to the node).
+    async fn next_nonce(&self) -> Fallible<i64> {
+        let node = self
+            .provider
+            .get_transaction_count(self.config.from)
+            .pending()
+            .await
+            .map_err(err)? as i64;
+        let ours = store::jobs::max_nonce(&self.db, &self.sender)
+            .await
+            .map_err(err)?
+            .map_or(0, |n| n + 1);
+        Ok(node.max(ours))
     }
 
-    async fn apply(&self, receipt: &TransactionReceipt, claims: &[ClaimRow]) -> Result<(), String> {
-        if !receipt.status() {
-            let event = chain_event_id(&claims[0].event_id);
-            return self.reconcile_from_logs(event, claims).await;
-        }
-        let tx = format!("{:#x}", receipt.transaction_hash);
-        for log in receipt.inner.logs() {
-            let Ok(m) = log.log_decode::<AttendancePOAP::AttendanceMinted>() else {
-                continue;
-            };
-            let m = m.inner.data;
-            if let Some(c) = claims
-                .iter()
-                .find(|c| c.address.parse::<Address>() == Ok(m.to))
-            {
-                store::claims::mark_minted(
-                    &self.db,
-                    c.claim_id,
-                    &m.tokenId.to_string(),
-                    &tx,
-                    now_ms(),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            }
-        }
-        Ok(())
+    fn rest(&mut self, event_id: &str) {
+        self.resting
+            .insert(event_id.to_string(), Instant::now() + BACKOFF);
     }
-
-    /// Marks minted every claim whose token is already on chain; the rest go out again.
-    async fn reconcile_from_logs(&self, event: U256, claims: &[ClaimRow]) -> Result<(), String> {
-        for c in claims {
-            let Ok(to) = c.address.parse::<Address>() else {
-                continue;
-            };
-            let filter = Filter::new()
-                .address(self.poap)
-                .event_signature(AttendancePOAP::AttendanceMinted::SIGNATURE_HASH)
-                .topic1(B256::from(event))
-                .topic2(to.into_word())
-                .from_block(0);
-            let logs = self
-                .provider
-                .get_logs(&filter)
-                .await
-                .map_err(|e| e.to_string())?;
-            if let Some(log) = logs.first() {
-                let token = log
-                    .topics()
-                    .get(3)
-                    .map(|t| U256::from_be_bytes(t.0))
-                    .unwrap_or_default();
-                let tx = log
-                    .transaction_hash
-                    .map(|h| format!("{h:#x}"))
-                    .unwrap_or_default();
-                store::claims::mark_minted(&self.db, c.claim_id, &token.to_string(), &tx, now_ms())
-                    .await
-                    .map_err(|e| e.to_string())?;
-            } else {
-                store::claims::clear_sent(&self.db, &[c.claim_id], now_ms())
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The uint256 event id on chain of a stored event id (its 128 hex bits).
-pub fn chain_event_id(event_id: &str) -> U256 {
-    U256::from_str_radix(event_id, 16).unwrap_or_default()
 }

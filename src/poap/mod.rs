@@ -1,6 +1,8 @@
-//! Attendance tokens: claims (who may have one, recorded once) and the minter that puts them on chain.
+//! Attendance tokens: claims (who may have one, recorded once), how tokens are named on chain,
+//! and the minter that puts them there.
 
 pub mod claims;
+pub mod ids;
 pub mod minter;
 
 pub use claims::{Claim, ClaimError};

@@ -60,52 +60,54 @@ pub async fn get(db: &Db, event_id: &str, address: &str) -> Result<Option<ClaimR
     .await
 }
 
-/// The claim that holds token `token_id`.
-pub async fn by_token(db: &Db, token_id: &str) -> Result<Option<ClaimRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM claim WHERE token_id = ?"))
-        .bind(token_id)
-        .fetch_optional(db)
-        .await
+/// The claim of `address` at the event whose id starts with `event_prefix` (the 96 bits that
+/// name it on chain).
+pub async fn by_chain_event(
+    db: &Db,
+    event_prefix: &str,
+    address: &str,
+) -> Result<Option<ClaimRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM claim WHERE substr(event_id, 1, 24) = ? AND address = ? LIMIT 1"
+    ))
+    .bind(event_prefix)
+    .bind(address)
+    .fetch_optional(db)
+    .await
 }
 
-/// Pending claims, oldest first, at most `limit`.
-pub async fn pending(db: &Db, limit: i64) -> Result<Vec<ClaimRow>, sqlx::Error> {
+/// Pending claims that no job carries yet, oldest first, at most `limit`.
+pub async fn unbatched(db: &Db, limit: i64) -> Result<Vec<ClaimRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM claim WHERE status = 'pending' ORDER BY claim_id LIMIT ?"
+        "SELECT {COLUMNS} FROM claim WHERE status = 'pending' AND job_id IS NULL \
+         ORDER BY claim_id LIMIT ?"
     ))
     .bind(limit)
     .fetch_all(db)
     .await
 }
 
-/// Records that a mint transaction for these claims was sent (before waiting for it).
-pub async fn mark_sent(
-    db: &Db,
-    claim_ids: &[i64],
-    tx_hash: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
-    for id in claim_ids {
-        sqlx::query("UPDATE claim SET tx_hash = ?, updated_at = ? WHERE claim_id = ? AND status = 'pending'")
-            .bind(tx_hash)
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await
+/// The pending claims a job carries.
+pub async fn of_job(db: &Db, job_id: i64) -> Result<Vec<ClaimRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM claim WHERE job_id = ? AND status = 'pending' ORDER BY claim_id"
+    ))
+    .bind(job_id)
+    .fetch_all(db)
+    .await
 }
 
-/// Forgets a sent transaction that never made it on chain, so the claims are sent again.
-pub async fn clear_sent(db: &Db, claim_ids: &[i64], now: i64) -> Result<(), sqlx::Error> {
+/// Unties pending claims from their job, so that a new job carries them.
+pub async fn release(db: &Db, claim_ids: &[i64], now: i64) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     for id in claim_ids {
-        sqlx::query("UPDATE claim SET tx_hash = NULL, updated_at = ? WHERE claim_id = ? AND status = 'pending'")
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE claim SET job_id = NULL, updated_at = ? WHERE claim_id = ? AND status = 'pending'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await
 }

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod claims;
 pub mod events;
 pub mod grants;
+pub mod jobs;
 pub mod keys;
 pub mod nonces;
 pub mod script;

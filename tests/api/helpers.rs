@@ -375,6 +375,16 @@ impl TestApp {
     /// listening on `port`; waits until it is ready and points this fixture's requests at it.
     /// The process is killed when the handle is dropped.
     pub async fn start_node(&mut self, database_url: &str, port: u16) -> tokio::process::Child {
+        self.start_node_with(database_url, port, &[]).await
+    }
+
+    /// Like [`TestApp::start_node`], with more environment variables set.
+    pub async fn start_node_with(
+        &mut self,
+        database_url: &str,
+        port: u16,
+        env: &[(&str, &str)],
+    ) -> tokio::process::Child {
         let public_url = format!("http://127.0.0.1:{port}");
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_marquee"))
             .arg("serve")
@@ -395,6 +405,7 @@ impl TestApp {
             .env("MARQUEE_CHAIN_POLL_MS", "50")
             .env("MARQUEE_AUTH_RATE_PER_IP", "100000")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .kill_on_drop(true)
             .spawn()
             .unwrap();

@@ -157,8 +157,13 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
         poap.ownerOf(token_id).call().await.unwrap(),
         viewer.address()
     );
-    let chain_event = marquee::poap::minter::chain_event_id(id);
+    let chain_event = marquee::poap::ids::chain_event_id(id).unwrap();
     assert_eq!(poap.eventOf(token_id).call().await.unwrap(), chain_event);
+    assert_eq!(
+        token_id,
+        marquee::poap::ids::token_id(chain_event, viewer.address()),
+        "the token id names the event and the holder"
+    );
 
     // Claiming again returns the same claim and mints nothing more.
     let again: Value = app.claim(id, &session).await.json().await.unwrap();

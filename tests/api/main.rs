@@ -11,6 +11,7 @@ mod fuzz;
 mod gates;
 mod helpers;
 mod journey;
+mod minting;
 mod rpc_log;
 mod seats;
 mod siwe_vectors;

@@ -13,6 +13,8 @@ interface Vm {
     function assume(bool condition) external;
     function addr(uint256 privateKey) external returns (address);
     function sign(uint256 privateKey, bytes32 digest) external returns (uint8 v, bytes32 r, bytes32 s);
+    function warp(uint256 timestamp) external;
+    function chainId(uint256 newChainId) external;
 }
 
 /// @dev Base of Marquee's forge tests: the cheatcode handle and the asserts the tests use.
@@ -33,5 +35,9 @@ abstract contract Test {
 
     function assertTrue(bool c, string memory what) internal pure {
         if (!c) revert(what);
+    }
+
+    function assertLe(uint256 a, uint256 b, string memory what) internal pure {
+        if (a > b) revert(string.concat(what, ": above the bound"));
     }
 }

@@ -1,0 +1,196 @@
+//! The minter's outbox: chain jobs (one nonce each) and every signed attempt at them.
+
+use super::Db;
+
+/// A chain job.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRow {
+    /// Row id.
+    pub job_id: i64,
+    /// `create_event` or `mint_batch`.
+    pub kind: String,
+    /// The event it works for.
+    pub event_id: String,
+    /// The minter account (EIP-55).
+    pub sender: String,
+    /// The account nonce every attempt uses.
+    pub nonce: i64,
+    /// The contract called.
+    pub to_address: String,
+    /// Calldata, 0x-hex.
+    pub input: String,
+    /// Gas limit of every attempt.
+    pub gas_limit: i64,
+}
+
+/// A signed attempt at a job.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Attempt {
+    /// Transaction hash, 0x-hex.
+    pub tx_hash: String,
+    /// EIP-1559 max fee per gas (decimal wei).
+    pub max_fee: String,
+    /// EIP-1559 priority fee per gas (decimal wei).
+    pub priority_fee: String,
+    /// The signed transaction (EIP-2718), 0x-hex.
+    pub raw: String,
+    /// When it was sent (ms).
+    pub sent_at: i64,
+}
+
+/// What a new job is.
+#[derive(Debug, Clone)]
+pub struct NewJob<'a> {
+    /// `create_event` or `mint_batch`.
+    pub kind: &'a str,
+    /// The event.
+    pub event_id: &'a str,
+    /// The minter account.
+    pub sender: &'a str,
+    /// Its nonce.
+    pub nonce: i64,
+    /// The contract.
+    pub to_address: &'a str,
+    /// Calldata.
+    pub input: &'a str,
+    /// Gas limit.
+    pub gas_limit: i64,
+}
+
+const COLUMNS: &str = "job_id, kind, event_id, sender, nonce, to_address, input, gas_limit";
+
+/// Commits a job and, for a mint, ties `claim_ids` to it, in one transaction: the nonce and
+/// the claims it carries are on disk before anything is signed. Fails (and commits nothing)
+/// if one of the claims is no longer pending and free.
+pub async fn create(
+    db: &Db,
+    job: &NewJob<'_>,
+    claim_ids: &[i64],
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let job_id: i64 = sqlx::query_scalar(
+        "INSERT INTO chain_job (kind, event_id, sender, nonce, to_address, input, gas_limit, \
+         status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?) RETURNING job_id",
+    )
+    .bind(job.kind)
+    .bind(job.event_id)
+    .bind(job.sender)
+    .bind(job.nonce)
+    .bind(job.to_address)
+    .bind(job.input)
+    .bind(job.gas_limit)
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    for id in claim_ids {
+        let tied = sqlx::query(
+            "UPDATE claim SET job_id = ?, updated_at = ? \
+             WHERE claim_id = ? AND status = 'pending' AND job_id IS NULL",
+        )
+        .bind(job_id)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if tied != 1 {
+            return Err(sqlx::Error::RowNotFound);
+        }
+    }
+    tx.commit().await?;
+    Ok(job_id)
+}
+
+/// Open jobs of `sender`, lowest nonce first.
+pub async fn open(db: &Db, sender: &str) -> Result<Vec<JobRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM chain_job WHERE status = 'open' AND sender = ? ORDER BY nonce"
+    ))
+    .bind(sender)
+    .fetch_all(db)
+    .await
+}
+
+/// Whether `event_id` has an open job of `kind`.
+pub async fn has_open(db: &Db, kind: &str, event_id: &str) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM chain_job WHERE status = 'open' AND kind = ? AND event_id = ?",
+    )
+    .bind(kind)
+    .bind(event_id)
+    .fetch_one(db)
+    .await?;
+    Ok(n > 0)
+}
+
+/// The highest nonce any job of `sender` took.
+pub async fn max_nonce(db: &Db, sender: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT max(nonce) FROM chain_job WHERE sender = ?")
+        .bind(sender)
+        .fetch_one(db)
+        .await
+}
+
+/// Records a signed attempt before it is sent.
+pub async fn record_attempt(db: &Db, job_id: i64, attempt: &Attempt) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO chain_tx (tx_hash, job_id, max_fee, priority_fee, raw, sent_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&attempt.tx_hash)
+    .bind(job_id)
+    .bind(&attempt.max_fee)
+    .bind(&attempt.priority_fee)
+    .bind(&attempt.raw)
+    .bind(attempt.sent_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The attempts at a job, oldest first.
+pub async fn attempts(db: &Db, job_id: i64) -> Result<Vec<Attempt>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT tx_hash, max_fee, priority_fee, raw, sent_at FROM chain_tx \
+         WHERE job_id = ? ORDER BY sent_at, rowid",
+    )
+    .bind(job_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Settles a job: `mined` or `failed` by `tx_hash`, or `replaced` (no hash).
+pub async fn finish(
+    db: &Db,
+    job_id: i64,
+    status: &str,
+    tx_hash: Option<&str>,
+    gas_used: Option<i64>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE chain_job SET status = ?, tx_hash = ?, gas_used = ?, updated_at = ? WHERE job_id = ?",
+    )
+    .bind(status)
+    .bind(tx_hash)
+    .bind(gas_used)
+    .bind(now)
+    .bind(job_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Gas and transactions the mint jobs of `event_id` used: (transactions, gas, tokens minted).
+pub async fn mint_totals(db: &Db, event_id: &str) -> Result<(i64, i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*), coalesce(sum(gas_used), 0), \
+                (SELECT count(*) FROM claim WHERE event_id = ?1 AND status = 'minted' AND job_id IS NOT NULL) \
+         FROM chain_job WHERE event_id = ?1 AND kind = 'mint_batch' AND status = 'mined'",
+    )
+    .bind(event_id)
+    .fetch_one(db)
+    .await
+}

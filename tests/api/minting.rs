@@ -1,0 +1,189 @@
+//! The minter against a real Anvil whose mining the tests hold back: a killed process, a
+//! dropped transaction and a stuck one all end with every claim minted exactly once.
+
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::Provider;
+use alloy::rpc::types::Filter;
+use alloy::sol_types::SolEvent;
+use marquee::chain::anvil::DEV_KEYS;
+use marquee::chain::bindings::AttendancePOAP;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+impl TestApp {
+    async fn automine(&self, on: bool) {
+        let _: Value = self
+            .admin
+            .raw_request("evm_setAutomine".into(), (on,))
+            .await
+            .unwrap();
+    }
+
+    /// The transactions waiting in Anvil's pool.
+    async fn pool(&self) -> Vec<Value> {
+        let content: Value = self
+            .admin
+            .raw_request("txpool_content".into(), ())
+            .await
+            .unwrap();
+        let mut txs = Vec::new();
+        if let Some(by_sender) = content["pending"].as_object() {
+            for by_nonce in by_sender.values() {
+                txs.extend(by_nonce.as_object().unwrap().values().cloned());
+            }
+        }
+        txs
+    }
+
+    /// Waits until the pool holds a transaction for which `pick` is true, and returns it.
+    async fn pooled(&self, pick: impl Fn(&Value) -> bool) -> Value {
+        eventually(Duration::from_secs(30), || async {
+            self.pool().await.into_iter().find(|t| pick(t))
+        })
+        .await
+    }
+
+    /// Waits until `wallet`'s claim at `id` is minted and returns it.
+    async fn minted_claim(&self, id: &str, session: &str) -> Value {
+        eventually(Duration::from_secs(30), || async {
+            let c: Value = self
+                .get(&format!("/api/v1/events/{id}/claim"), Some(session))
+                .await
+                .json()
+                .await
+                .unwrap();
+            (c["status"] == "minted").then_some(c)
+        })
+        .await
+    }
+
+    async fn minter_nonce(&self) -> u64 {
+        self.admin
+            .get_transaction_count(wallet(0).address())
+            .await
+            .unwrap()
+    }
+
+    /// How many tokens the POAP contract ever minted to `holder`.
+    async fn mints_to(&self, holder: Address) -> usize {
+        let filter = Filter::new()
+            .address(self.contracts.poap)
+            .event_signature(AttendancePOAP::Transfer::SIGNATURE_HASH)
+            .topic1(B256::ZERO)
+            .topic2(holder.into_word())
+            .from_block(0);
+        self.admin.get_logs(&filter).await.unwrap().len()
+    }
+}
+
+fn calls(selector: [u8; 4]) -> impl Fn(&Value) -> bool {
+    let prefix = format!("0x{}", alloy::hex::encode(selector));
+    move |t: &Value| t["input"].as_str().unwrap_or("").starts_with(&prefix)
+}
+
+#[tokio::test]
+async fn a_minter_killed_mid_batch_mints_every_claim_exactly_once_after_restarts() {
+    let mut app = spawn_app_with(|s| s.minter_key = None).await;
+    let db = app.database_url.clone();
+    let poap = app.contracts.poap.to_string();
+    let env = [
+        ("MARQUEE_MINTER_KEY", DEV_KEYS[0]),
+        ("MARQUEE_POAP_CONTRACT", poap.as_str()),
+    ];
+    let mut node = app.start_node_with(&db, free_port(), &env).await;
+    let id = app.ended_event(json!({ "mode": "mint" })).await;
+    let mut sessions = Vec::new();
+    for i in 1..=4 {
+        sessions.push(app.login(&wallet(i)).await);
+    }
+    let nonce_before = app.minter_nonce().await;
+    app.automine(false).await;
+
+    // Two claims; the event is created on chain first, then their batch goes to the pool.
+    for s in &sessions[..2] {
+        assert_eq!(app.claim(&id, s).await.status(), 202);
+    }
+    app.pooled(calls(AttendancePOAP::createEventCall::SELECTOR))
+        .await;
+    app.mine().await;
+    app.pooled(calls(AttendancePOAP::mintBatchCall::SELECTOR))
+        .await;
+
+    // Killed with the batch in flight; the batch is mined while no node runs.
+    node.kill().await.unwrap();
+    app.mine().await;
+    assert!(app.pool().await.is_empty(), "the batch was mined");
+    let mut node = app.start_node_with(&db, free_port(), &env).await;
+    for s in &sessions[..2] {
+        app.minted_claim(&id, s).await;
+    }
+
+    // Two more claims; killed with their batch in the pool, which then loses it.
+    for s in &sessions[2..] {
+        assert_eq!(app.claim(&id, s).await.status(), 202);
+    }
+    app.pooled(calls(AttendancePOAP::mintBatchCall::SELECTOR))
+        .await;
+    node.kill().await.unwrap();
+    let _: Value = app
+        .admin
+        .raw_request("anvil_dropAllTransactions".into(), ())
+        .await
+        .unwrap();
+    assert!(app.pool().await.is_empty());
+    let _node = app.start_node_with(&db, free_port(), &env).await;
+    app.pooled(calls(AttendancePOAP::mintBatchCall::SELECTOR))
+        .await;
+    app.mine().await;
+
+    let mut tokens = Vec::new();
+    for (i, s) in sessions.iter().enumerate() {
+        let c = app.minted_claim(&id, s).await;
+        let holder = wallet(i + 1).address();
+        assert_eq!(app.mints_to(holder).await, 1, "one mint for wallet {}", i + 1);
+        tokens.push(c["token_id"].as_str().unwrap().parse::<U256>().unwrap());
+    }
+    tokens.sort();
+    tokens.dedup();
+    assert_eq!(tokens.len(), 4);
+    // createEvent and two batches: the batch mined while the node was down was not sent again.
+    assert_eq!(app.minter_nonce().await - nonce_before, 3);
+}
+
+#[tokio::test]
+async fn a_stuck_mint_transaction_is_sent_again_with_higher_fees() {
+    let app = spawn_app_with(|s| s.mint_bump_secs = Some(1)).await;
+    let id = app.ended_event(json!({ "mode": "mint" })).await;
+    let session = app.login(&wallet(1)).await;
+    app.automine(false).await;
+    assert_eq!(app.claim(&id, &session).await.status(), 202);
+    app.pooled(calls(AttendancePOAP::createEventCall::SELECTOR))
+        .await;
+    app.mine().await;
+
+    let first = app
+        .pooled(calls(AttendancePOAP::mintBatchCall::SELECTOR))
+        .await;
+    let fee = |t: &Value| u128::from_str_radix(t["maxFeePerGas"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    // Nobody mines it, so after a second it is replaced: same nonce, fees up by a quarter.
+    let bumped = app
+        .pooled(|t| calls(AttendancePOAP::mintBatchCall::SELECTOR)(t) && t["hash"] != first["hash"])
+        .await;
+    assert_eq!(bumped["nonce"], first["nonce"]);
+    assert!(fee(&bumped) >= fee(&first) * 5 / 4, "{bumped} over {first}");
+    assert_eq!(app.pool().await.len(), 1, "the replacement took the place of the first");
+
+    app.mine().await;
+    let claim = app.minted_claim(&id, &session).await;
+    let mined: Value = app
+        .admin
+        .raw_request("eth_getTransactionByHash".into(), (claim["tx_hash"].clone(),))
+        .await
+        .unwrap();
+    assert_eq!(mined["nonce"], first["nonce"]);
+    assert!(fee(&mined) > fee(&first), "a bumped attempt was mined");
+    assert_eq!(app.mints_to(wallet(1).address()).await, 1);
+}

@@ -59,11 +59,10 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
     let chain = Chain::connect(&settings.rpc_url);
     let minter = match (&settings.minter_key, settings.poap_contract) {
         (Some(key), Some(poap)) => {
-            let (wallet, from) = deploy::wallet(key.expose_secret())?;
-            tracing::info!(minter = %from, %poap, "minting attendance tokens");
+            let signer = deploy::signer(key.expose_secret())?;
+            tracing::info!(minter = %signer.address(), %poap, "minting attendance tokens");
             let config = MinterConfig {
-                wallet,
-                from,
+                signer,
                 chain_id: settings.chain_id,
                 poap,
                 bump_after: settings.mint_bump,
@@ -88,6 +87,7 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
         Arc::clone(&revocations),
         head,
         settings.chain_poll,
+        settings.poap_contract,
     );
     Ok(AppState::new(Shared {
         nonces,

@@ -202,16 +202,15 @@ impl EventSpec {
             return Err("poap.claim_until: must be after ends_at".into());
         }
         self.poap.claim_until = Some(claim_until);
-        if self.poap.mode == PoapMode::Mint && !caps.can_mint {
-            return Err(
-                "poap.mode: \"mint\" needs a POAP contract and a minter key configured".into(),
-            );
-        }
-        if self.poap.mode == PoapMode::Voucher {
-            return Err(
-                "poap.mode: \"voucher\" is not available yet; use \"mint\", \"record\" or \"off\""
-                    .into(),
-            );
+        if matches!(self.poap.mode, PoapMode::Mint | PoapMode::Voucher) && !caps.can_mint {
+            let mode = if self.poap.mode == PoapMode::Mint {
+                "mint"
+            } else {
+                "voucher"
+            };
+            return Err(format!(
+                "poap.mode: \"{mode}\" needs a POAP contract and a minter key configured"
+            ));
         }
         if let Some(url) = &self.poap.image_url
             && url::Url::parse(url).is_err()

@@ -59,18 +59,17 @@ pub enum DeployError {
     Chain(String),
 }
 
-/// The wallet of `key` (hex private key) and its address.
-pub fn wallet(key: &str) -> Result<(EthereumWallet, Address), DeployError> {
-    let signer: PrivateKeySigner = key.trim().parse().map_err(|_| DeployError::BadKey)?;
-    let from = signer.address();
-    Ok((EthereumWallet::from(signer), from))
+/// The signer of `key` (hex private key).
+pub fn signer(key: &str) -> Result<PrivateKeySigner, DeployError> {
+    key.trim().parse().map_err(|_| DeployError::BadKey)
 }
 
 /// A provider that signs with `key` (hex private key).
 pub fn signing_provider(rpc_url: &Url, key: &str) -> Result<(DynProvider, Address), DeployError> {
-    let (wallet, from) = wallet(key)?;
+    let signer = signer(key)?;
+    let from = signer.address();
     let provider = ProviderBuilder::new()
-        .wallet(wallet)
+        .wallet(EthereumWallet::from(signer))
         .connect_http(rpc_url.clone())
         .erased();
     Ok((provider, from))

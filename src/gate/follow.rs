@@ -1,6 +1,8 @@
 //! Following the chain: the head block that the gate cache is valid for, and the transfer logs
 //! of gated contracts and the delegation registry's logs, which revoke the stream access a
-//! ticket granted once it leaves its holder or its vault stops lending it. Progress is kept in the database, so a restarted node resumes where it stopped.
+//! ticket granted once it leaves its holder or its vault stops lending it; and, while vouchers
+//! are out, the attendance tokens minted with them. Progress is kept in the database, so a
+//! restarted node resumes where it stopped.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -94,6 +96,8 @@ pub struct Follower {
     joined: Mutex<HashMap<Address, i64>>,
     indexed: Mutex<Indexed>,
     gates_changed: AtomicBool,
+    /// The AttendancePOAP contract, whose mints settle voucher claims.
+    poap: Option<Address>,
 }
 
 /// The collections that the token index keeps, as last read from the events.
@@ -112,7 +116,8 @@ struct Recent {
 }
 
 impl Follower {
-    /// Starts following `chain` every `poll`, publishing the followed block to `head`.
+    /// Starts following `chain` every `poll`, publishing the followed block to `head`; mints
+    /// of `poap` settle voucher claims.
     pub fn spawn(
         db: Db,
         chain: Chain,
@@ -120,6 +125,7 @@ impl Follower {
         revocations: Arc<Revocations>,
         head: Arc<Head>,
         poll: Duration,
+        poap: Option<Address>,
     ) -> Arc<Self> {
         let me = Arc::new(Self {
             db,
@@ -132,6 +138,7 @@ impl Follower {
             joined: Mutex::default(),
             indexed: Mutex::default(),
             gates_changed: AtomicBool::new(true),
+            poap,
         });
         tokio::spawn(Arc::clone(&me).run());
         me
@@ -230,11 +237,16 @@ impl Follower {
         let mut from = last + 1;
         while from <= head {
             let to = head.min(from + MAX_RANGE - 1);
-            let contracts = self.followed().await?;
+            let mut contracts = self.followed().await?;
+            let poap = match self.poap {
+                Some(poap) if store::claims::vouchers_out(&self.db).await? => Some(poap),
+                _ => None,
+            };
+            contracts.extend(poap);
             let (transfers, redelegations) = if contracts.is_empty() {
                 (Vec::new(), Vec::new())
             } else {
-                self.transfers(contracts, from, to).await?
+                self.transfers(contracts, poap, from, to).await?
             };
             self.remember(&transfers, to);
             self.revoke(&transfers).await?;
@@ -270,13 +282,14 @@ impl Follower {
     }
 
     /// Tokens that left their holders in blocks `from..=to`, and delegations changed in them,
-    /// in one `eth_getLogs`.
+    /// in one `eth_getLogs` (which also brings the mints of `poap`, settling voucher claims).
     async fn transfers(
         &self,
         mut contracts: Vec<Address>,
+        poap: Option<Address>,
         from: u64,
         to: u64,
-    ) -> Result<(Vec<Transfer>, Vec<Redelegation>), ReadError> {
+    ) -> Result<(Vec<Transfer>, Vec<Redelegation>), FollowError> {
         let registry = self.gates.registry();
         contracts.push(registry);
         let mut events = vec![
@@ -291,6 +304,9 @@ impl Follower {
             .from_block(from)
             .to_block(to);
         let logs = rpc(|| self.chain.provider.get_logs(&filter)).await?;
+        let (mints, logs): (Vec<Log>, Vec<Log>) =
+            logs.into_iter().partition(|l| Some(l.address()) == poap);
+        self.redeemed(&mints).await?;
         let (delegations, tokens): (Vec<Log>, Vec<Log>) = logs
             .into_iter()
             .partition(|l| l.address() == registry && is_delegation(l));
@@ -311,6 +327,34 @@ impl Follower {
             })
             .collect();
         Ok((out, redelegations))
+    }
+
+    /// Marks minted the voucher claims whose tokens `logs` (of the POAP contract) minted.
+    async fn redeemed(&self, logs: &[Log]) -> Result<(), FollowError> {
+        for log in logs {
+            let Ok(t) = log.log_decode::<IERC721::Transfer>() else {
+                continue;
+            };
+            let t = t.inner.data;
+            if t.from != Address::ZERO {
+                continue;
+            }
+            let (event_prefix, holder) = crate::poap::ids::split_token(t.tokenId);
+            let tx = log
+                .transaction_hash
+                .map(|h| format!("{h:#x}"))
+                .unwrap_or_default();
+            store::claims::mark_redeemed(
+                &self.db,
+                &event_prefix,
+                &holder.to_checksum(None),
+                &t.tokenId.to_string(),
+                &tx,
+                now_ms(),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Revokes the grants that a vault's tickets gave a wallet whose delegation then changed,

@@ -1,5 +1,7 @@
 //! Attendance token claims and token metadata.
 
+use std::time::Duration;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -13,8 +15,12 @@ use super::events::load;
 use super::extract::Session;
 use crate::error::{ApiError, ApiResult};
 use crate::gate::Dec;
+use crate::poap::voucher::Vouchers;
 use crate::poap::{Claim, ClaimError, claims, ids};
 use crate::store;
+
+/// How long a voucher claim waits for its event to be created on chain.
+const VOUCHER_WAIT: Duration = Duration::from_secs(10);
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -42,13 +48,20 @@ async fn claim(
             ApiError::new(StatusCode::FORBIDDEN, "not_eligible", "Not eligible", d)
         }
     })?;
-    let (claim, created) = claims::record(&state.db, &event, &address, now).await?;
-    if created
-        && claim.status == "pending"
-        && let Some(minter) = &state.minter
-    {
-        minter.wake();
+    let (row, created) = claims::record(&state.db, &event, &address, now).await?;
+    if let Some(minter) = &state.minter {
+        match row.status.as_str() {
+            "pending" if created => minter.wake(),
+            // A voucher is only worth handing out once its event exists on chain: the minter
+            // creates it within a block, and a claim that outwaits this still gets its
+            // voucher (redeemable once the event is there).
+            "voucher" => {
+                minter.wait_ready(&event.id, VOUCHER_WAIT).await;
+            }
+            _ => {}
+        }
     }
+    let claim = Claim::present(row, &event, vouchers(&state));
     let status = if claim.status == "pending" {
         StatusCode::ACCEPTED
     } else {
@@ -62,10 +75,16 @@ async fn read_claim(
     session: Session,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Claim>> {
+    let event = load(&state, &id).await?;
     store::claims::get(&state.db, &id, &session.address.to_string())
         .await?
-        .map(|c| Json(c.into()))
+        .map(|c| Json(Claim::present(c, &event, vouchers(&state))))
         .ok_or_else(|| ApiError::not_found("no claim for this wallet at this event"))
+}
+
+/// The voucher signer, when this node has the minter's key.
+pub(super) fn vouchers(state: &AppState) -> Option<&Vouchers> {
+    state.minter.as_ref().map(|m| m.vouchers())
 }
 
 async fn metadata(

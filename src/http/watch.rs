@@ -160,7 +160,7 @@ async fn attendance_me(
     let watched = store::attendance::watched_ms(&state.db, &id, &address).await? / 1000;
     let claim: Option<Claim> = store::claims::get(&state.db, &id, &address)
         .await?
-        .map(Into::into);
+        .map(|c| Claim::present(c, &event, super::poap::vouchers(&state)));
     let eligible = event.spec.poap.mode != PoapMode::Off
         && watched as u64 >= event.spec.poap.min_watch_seconds;
     Ok(Json(

@@ -4,6 +4,8 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use super::ids::chain_event_id;
+use super::voucher::{Voucher, Vouchers};
 use crate::model::{Event, PoapMode};
 use crate::store::claims::ClaimRow;
 use crate::store::{self, Db};
@@ -12,7 +14,7 @@ use crate::time_util::to_ms;
 /// A claim as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Claim {
-    /// `pending`, `minted` or `recorded`.
+    /// `pending`, `minted`, `recorded` or `voucher`.
     pub status: String,
     /// The minted token id.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -20,16 +22,29 @@ pub struct Claim {
     /// The mint transaction.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tx_hash: Option<String>,
+    /// The signed voucher, while the claim waits for the attendee to redeem it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voucher: Option<Voucher>,
 }
 
-impl From<ClaimRow> for Claim {
-    fn from(r: ClaimRow) -> Self {
-        // A tx hash on a pending claim is in flight, not final: show it only once minted.
-        let minted = r.status == "minted";
+impl Claim {
+    /// The claim `row` of `event`, with its voucher (signed by `vouchers`) if it is one.
+    pub fn present(row: ClaimRow, event: &Event, vouchers: Option<&Vouchers>) -> Self {
+        let voucher = match (row.status.as_str(), vouchers, chain_event_id(&event.id)) {
+            ("voucher", Some(v), Some(chain_event)) => row.address.parse().ok().map(|recipient| {
+                let deadline = event.spec.claim_until().unix_timestamp().max(0) as u64;
+                // The claim's row id is its nonce: unique, and never reused by the database.
+                v.issue(chain_event, recipient, deadline, row.claim_id as u64)
+            }),
+            _ => None,
+        };
+        // A tx hash on a claim not yet minted is not final: show it only once minted.
+        let minted = row.status == "minted";
         Claim {
-            status: r.status,
-            token_id: r.token_id,
-            tx_hash: r.tx_hash.filter(|_| minted),
+            status: row.status,
+            token_id: row.token_id,
+            tx_hash: row.tx_hash.filter(|_| minted),
+            voucher,
         }
     }
 }
@@ -80,11 +95,11 @@ pub async fn record(
     event: &Event,
     address: &str,
     now: OffsetDateTime,
-) -> Result<(Claim, bool), sqlx::Error> {
+) -> Result<(ClaimRow, bool), sqlx::Error> {
     let status = match event.spec.poap.mode {
         PoapMode::Mint => "pending",
+        PoapMode::Voucher => "voucher",
         _ => "recorded",
     };
-    let (row, created) = store::claims::create(db, &event.id, address, status, to_ms(now)).await?;
-    Ok((row.into(), created))
+    store::claims::create(db, &event.id, address, status, to_ms(now)).await
 }

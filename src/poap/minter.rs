@@ -9,8 +9,9 @@
 //! nonce: mined ones are applied, lost ones are sent again with the same nonce, and none is
 //! sent blindly. The contract's own guard (one token per event and holder) is the last line.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use alloy::consensus::TxEnvelope;
@@ -19,10 +20,12 @@ use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuild
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::{Filter, TransactionReceipt, TransactionRequest};
+use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
 use tokio::sync::Notify;
 
 use super::ids;
+use super::voucher::Vouchers;
 use crate::chain::bindings::AttendancePOAP;
 use crate::store::claims::ClaimRow;
 use crate::store::jobs::{Attempt, JobRow, NewJob};
@@ -40,25 +43,58 @@ const IN_FLIGHT_POLL: Duration = Duration::from_millis(100);
 /// How long an event whose mint failed is left alone before it is tried again.
 const BACKOFF: Duration = Duration::from_secs(30);
 
-/// Wakes the minter when claims arrive.
-#[derive(Clone, Debug, Default)]
+/// Wakes the minter when claims arrive, says which events exist on chain, and signs vouchers.
+#[derive(Clone, Debug)]
 pub struct MinterHandle {
     wake: Arc<Notify>,
+    ready: Arc<Mutex<HashSet<String>>>,
+    readied: Arc<Notify>,
+    vouchers: Arc<Vouchers>,
 }
 
 impl MinterHandle {
-    /// Asks the minter to look for pending claims now.
+    /// Asks the minter to look for work now.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// The voucher signer (the minter's key).
+    pub fn vouchers(&self) -> &Vouchers {
+        &self.vouchers
+    }
+
+    /// Waits up to `limit` until `event_id` exists on chain with this minter as its issuer.
+    pub async fn wait_ready(&self, event_id: &str, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let readied = self.readied.notified();
+            if self.is_ready(event_id) {
+                return true;
+            }
+            self.wake();
+            if tokio::time::timeout_at(deadline, readied).await.is_err() {
+                return self.is_ready(event_id);
+            }
+        }
+    }
+
+    fn is_ready(&self, event_id: &str) -> bool {
+        self.ready.lock().is_ok_and(|r| r.contains(event_id))
+    }
+
+    fn set_ready(&self, event_id: &str) {
+        if let Ok(mut r) = self.ready.lock()
+            && r.insert(event_id.to_string())
+        {
+            self.readied.notify_waiters();
+        }
     }
 }
 
 /// What the minter signs with and where it sends.
 pub struct MinterConfig {
-    /// The minter's key, as a wallet.
-    pub wallet: EthereumWallet,
-    /// The wallet's address.
-    pub from: Address,
+    /// The minter's key.
+    pub signer: PrivateKeySigner,
     /// The chain's id (signed into every transaction).
     pub chain_id: u64,
     /// The AttendancePOAP contract.
@@ -72,6 +108,8 @@ pub struct Minter {
     db: Db,
     provider: DynProvider,
     config: MinterConfig,
+    wallet: EthereumWallet,
+    from: Address,
     sender: String,
     handle: MinterHandle,
     /// Events left alone until the instant given.
@@ -87,12 +125,25 @@ fn err(e: impl std::fmt::Display) -> String {
 impl Minter {
     /// A minter that reads and sends through `provider`, signing with `config.wallet`.
     pub fn new(db: Db, provider: DynProvider, config: MinterConfig) -> Self {
+        let from = config.signer.address();
+        let handle = MinterHandle {
+            wake: Arc::default(),
+            ready: Arc::default(),
+            readied: Arc::default(),
+            vouchers: Arc::new(Vouchers::new(
+                config.signer.clone(),
+                config.chain_id,
+                config.poap,
+            )),
+        };
         Self {
             db,
             provider,
-            sender: config.from.to_checksum(None),
+            wallet: EthereumWallet::from(config.signer.clone()),
+            from,
+            sender: from.to_checksum(None),
             config,
-            handle: MinterHandle::default(),
+            handle,
             resting: HashMap::new(),
         }
     }
@@ -139,7 +190,7 @@ impl Minter {
         // went to some other transaction.
         let used = self
             .provider
-            .get_transaction_count(self.config.from)
+            .get_transaction_count(self.from)
             .await
             .map_err(err)?;
         for job in jobs {
@@ -212,7 +263,7 @@ impl Minter {
             max_fee = max_fee.max(tip);
         }
         let request = TransactionRequest::default()
-            .with_from(self.config.from)
+            .with_from(self.from)
             .with_to(job.to_address.parse::<Address>().map_err(err)?)
             .with_input(job.input.parse::<Bytes>().map_err(err)?)
             .with_nonce(job.nonce as u64)
@@ -220,7 +271,7 @@ impl Minter {
             .with_max_fee_per_gas(max_fee)
             .with_max_priority_fee_per_gas(tip)
             .with_chain_id(self.config.chain_id);
-        let envelope: TxEnvelope = request.build(&self.config.wallet).await.map_err(err)?;
+        let envelope: TxEnvelope = request.build(&self.wallet).await.map_err(err)?;
         let attempt = Attempt {
             tx_hash: format!("{:#x}", envelope.tx_hash()),
             max_fee: max_fee.to_string(),
@@ -387,6 +438,15 @@ impl Minter {
         }
         let now = Instant::now();
         self.resting.retain(|_, until| *until > now);
+        // Events whose vouchers are out must exist on chain before anyone redeems one.
+        for event_id in store::claims::voucher_events(&self.db).await.map_err(err)? {
+            if !self.handle.is_ready(&event_id)
+                && !self.resting.contains_key(&event_id)
+                && let Some(event) = ids::chain_event_id(&event_id)
+            {
+                self.ready(&event_id, event).await?;
+            }
+        }
         for (event_id, claims) in by_event {
             if self.resting.contains_key(&event_id) {
                 continue;
@@ -415,7 +475,8 @@ impl Minter {
         }
         let poap = AttendancePOAP::new(self.config.poap, &self.provider);
         let info = poap.eventInfo(event).call().await.map_err(err)?;
-        if info.issuer == self.config.from {
+        if info.issuer == self.from {
+            self.handle.set_ready(event_id);
             if info.maxSupply != U256::ZERO && info.minted >= info.maxSupply {
                 tracing::warn!(event_id, cap = %info.maxSupply, "every token of the event is minted; claims wait");
                 self.rest(event_id);
@@ -434,7 +495,7 @@ impl Minter {
         let cap = spec.spec.poap.max_supply.unwrap_or(0).min((1 << 40) - 1);
         let input = AttendancePOAP::createEventCall {
             eventId: event,
-            issuer: self.config.from,
+            issuer: self.from,
             maxSupply: alloy::primitives::aliases::U40::from(cap),
             soulbound: spec.spec.poap.soulbound,
         }
@@ -473,7 +534,7 @@ impl Minter {
         claim_ids: &[i64],
     ) -> Fallible<bool> {
         let probe = TransactionRequest::default()
-            .with_from(self.config.from)
+            .with_from(self.from)
             .with_to(self.config.poap)
             .with_input(input.clone());
         let gas = match self.provider.estimate_gas(probe).await {
@@ -520,7 +581,7 @@ impl Minter {
     async fn next_nonce(&self) -> Fallible<i64> {
         let node = self
             .provider
-            .get_transaction_count(self.config.from)
+            .get_transaction_count(self.from)
             .pending()
             .await
             .map_err(err)? as i64;

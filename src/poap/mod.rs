@@ -4,6 +4,7 @@
 pub mod claims;
 pub mod ids;
 pub mod minter;
+pub mod voucher;
 
 pub use claims::{Claim, ClaimError};
 pub use minter::{Minter, MinterHandle};

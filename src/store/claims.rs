@@ -131,3 +131,43 @@ pub async fn mark_minted(
     .await?;
     Ok(())
 }
+
+/// Whether any voucher is out (handed to an attendee, its mint not yet seen).
+pub async fn vouchers_out(db: &Db) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT 1 FROM claim WHERE status = 'voucher' LIMIT 1)",
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(n > 0)
+}
+
+/// Events with vouchers out, for the minter to create on chain.
+pub async fn voucher_events(db: &Db) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT DISTINCT event_id FROM claim WHERE status = 'voucher'")
+        .fetch_all(db)
+        .await
+}
+
+/// Marks minted the voucher claim of `address` at the event named on chain by `event_prefix`.
+pub async fn mark_redeemed(
+    db: &Db,
+    event_prefix: &str,
+    address: &str,
+    token_id: &str,
+    tx_hash: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE claim SET status = 'minted', token_id = ?, tx_hash = ?, updated_at = ? \
+         WHERE substr(event_id, 1, 24) = ? AND address = ? AND status = 'voucher'",
+    )
+    .bind(token_id)
+    .bind(tx_hash)
+    .bind(now)
+    .bind(event_prefix)
+    .bind(address)
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -26,7 +26,7 @@ pub struct EventStats {
     pub eligible: i64,
     /// Attendance tokens claimed.
     pub claims: i64,
-    /// Claims by status (`pending`, `minted`, `recorded`).
+    /// Claims by status (`pending`, `minted`, `recorded`, `voucher`).
     pub claims_by_status: Claims,
 }
 
@@ -63,8 +63,10 @@ pub struct Claims {
     pub pending: i64,
     /// On chain.
     pub minted: i64,
-    /// Kept in the database (record mode) or handed out as a voucher.
+    /// Kept in the database (record mode).
     pub recorded: i64,
+    /// Handed out as a voucher not yet redeemed.
+    pub voucher: i64,
 }
 
 /// The figures of `event_id` at `now` (ms); `min_watch_ms` is what a claim needs, if any.
@@ -103,6 +105,7 @@ pub async fn event(
         match status.as_str() {
             "pending" => claims.pending = n,
             "minted" => claims.minted = n,
+            "voucher" => claims.voucher = n,
             _ => claims.recorded += n,
         }
     }
@@ -116,7 +119,7 @@ pub async fn event(
         viewers: watched.len() as i64,
         watched: distribution(&watched),
         eligible,
-        claims: claims.pending + claims.minted + claims.recorded,
+        claims: claims.pending + claims.minted + claims.recorded + claims.voucher,
         claims_by_status: claims,
     })
 }

@@ -245,3 +245,161 @@ async fn minting_costs_a_third_of_poaps_gas() {
         assert!(poap.hasAttended(event, h).call().await.unwrap());
     }
 }
+
+#[tokio::test]
+async fn an_attendee_redeems_a_voucher_that_works_nowhere_else() {
+    use alloy::network::TransactionBuilder;
+    use alloy::primitives::{Bytes, Signature};
+    use alloy::rpc::types::TransactionRequest;
+
+    let app = spawn_app().await;
+    let id = app.ended_event(json!({ "mode": "voucher" })).await;
+    let other = app.ended_event(json!({ "mode": "voucher" })).await;
+    let viewer = wallet(1);
+    let session = app.login(&viewer).await;
+    let r = app.claim(&id, &session).await;
+    assert_eq!(r.status(), 200);
+    let claim: Value = r.json().await.unwrap();
+    assert_eq!(claim["status"], "voucher", "{claim}");
+    let voucher = &claim["voucher"];
+    let message = &voucher["typed_data"]["message"];
+    assert_eq!(voucher["typed_data"]["primaryType"], "Attendance");
+    assert_eq!(voucher["typed_data"]["domain"]["chainId"], 31337);
+
+    // The typed data is what the contract hashes, and the minter signed it.
+    let poap = AttendancePOAP::new(app.contracts.poap, &app.admin);
+    let event = marquee::poap::ids::chain_event_id(&id).unwrap();
+    let field = |k: &str| message[k].as_str().unwrap().parse::<U256>().unwrap();
+    assert_eq!(field("eventId"), event);
+    let digest = poap
+        .voucherDigest(event, viewer.address(), field("deadline"), field("nonce"))
+        .call()
+        .await
+        .unwrap();
+    let signature: Signature = voucher["signature"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        signature.recover_address_from_prehash(&digest).unwrap(),
+        wallet(0).address()
+    );
+
+    let tx = || {
+        TransactionRequest::default()
+            .with_to(
+                voucher["tx"]["to"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<Address>()
+                    .unwrap(),
+            )
+            .with_input(
+                voucher["tx"]["data"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<Bytes>()
+                    .unwrap(),
+            )
+    };
+    let attendee = app.signer(1);
+    // Bent to another event (the other one exists on chain once its own voucher is out).
+    let r = app.login(&wallet(2)).await;
+    assert_eq!(app.claim(&other, &r).await.status(), 200);
+    let other_event = marquee::poap::ids::chain_event_id(&other).unwrap();
+    let bent = poap.redeem(
+        other_event,
+        viewer.address(),
+        field("deadline"),
+        field("nonce"),
+        voucher["signature"]
+            .as_str()
+            .unwrap()
+            .parse::<Bytes>()
+            .unwrap(),
+    );
+    assert!(bent.call().await.is_err(), "another event refuses it");
+
+    // On another chain, at the same contract address with the same event: refused.
+    let twin = marquee::chain::anvil::Anvil::spawn(
+        &root().join("anvil"),
+        free_port(),
+        &["--silent", "--chain-id", "10"],
+    )
+    .await
+    .unwrap();
+    let (twin_admin, twin_addr) =
+        marquee::chain::deploy::signing_provider(&twin.url, DEV_KEYS[0]).unwrap();
+    let deployed = marquee::chain::deploy::deploy(&twin_admin, twin_addr, "x", false)
+        .await
+        .unwrap();
+    assert_eq!(
+        deployed.poap, app.contracts.poap,
+        "same address on both chains"
+    );
+    let twin_poap = AttendancePOAP::new(deployed.poap, &twin_admin);
+    mined(
+        twin_poap
+            .createEvent(event, twin_addr, Default::default(), false)
+            .send()
+            .await,
+    )
+    .await;
+    let twin_attendee = marquee::chain::deploy::signing_provider(&twin.url, DEV_KEYS[1])
+        .unwrap()
+        .0;
+    assert!(
+        twin_attendee.estimate_gas(tx()).await.is_err(),
+        "another chain refuses it"
+    );
+
+    // The attendee sends it as it is, and the service notices the mint.
+    let sent = attendee.send_transaction(tx()).await.unwrap();
+    let receipt = sent.get_receipt().await.unwrap();
+    assert!(receipt.status());
+    let minted = app.minted_claim(&id, &session).await;
+    assert_eq!(
+        minted["token_id"]
+            .as_str()
+            .unwrap()
+            .parse::<U256>()
+            .unwrap(),
+        marquee::poap::ids::token_id(event, viewer.address())
+    );
+    assert_eq!(
+        minted["tx_hash"],
+        format!("{:#x}", receipt.transaction_hash)
+    );
+    assert!(minted.get("voucher").is_none());
+    // Once only.
+    assert!(attendee.estimate_gas(tx()).await.is_err(), "replay refused");
+
+    // After the deadline the other attendee's voucher is dead.
+    let late: Value = app
+        .get(&format!("/api/v1/events/{other}/claim"), Some(&r))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let deadline: u64 = late["voucher"]["typed_data"]["message"]["deadline"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let _: Value = app
+        .admin
+        .raw_request("evm_setNextBlockTimestamp".into(), (deadline + 1,))
+        .await
+        .unwrap();
+    app.mine().await;
+    let late_tx = TransactionRequest::default()
+        .with_to(app.contracts.poap)
+        .with_input(
+            late["voucher"]["tx"]["data"]
+                .as_str()
+                .unwrap()
+                .parse::<Bytes>()
+                .unwrap(),
+        );
+    assert!(
+        app.signer(2).estimate_gas(late_tx).await.is_err(),
+        "expired"
+    );
+}

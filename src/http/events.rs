@@ -26,6 +26,7 @@ pub(super) fn router() -> Router<AppState> {
             get(read).patch(update).delete(remove),
         )
         .route("/api/v1/events/{id}/stats", get(stats))
+        .route("/api/v1/events/{id}/attendees", get(attendees))
 }
 
 fn capabilities(state: &AppState) -> Capabilities<'_> {
@@ -129,6 +130,77 @@ async fn stats(
     Ok(Json(
         store::stats::event(&state.db, &id, now_ms(), min_watch_ms).await?,
     ))
+}
+
+/// One attendee in the organizer's export.
+#[derive(Debug, serde::Serialize)]
+struct Attendee {
+    address: String,
+    watched_seconds: i64,
+    claimed_at: Option<String>,
+    status: Option<String>,
+    token_id: Option<String>,
+    tx_hash: Option<String>,
+}
+
+/// The owner's attendee export, in every POAP mode: JSON, or CSV when asked for with
+/// `Accept: text/csv`.
+async fn attendees(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    owned(&state, &id, &session).await?;
+    let rows: Vec<Attendee> = store::attendance::attendees(&state.db, &id)
+        .await?
+        .into_iter()
+        .map(|r| Attendee {
+            address: r.address,
+            watched_seconds: r.watched_ms / 1000,
+            claimed_at: r.claimed_at.map(crate::time_util::rfc3339_ms),
+            status: r.status,
+            token_id: r.token_id,
+            tx_hash: r.tx_hash,
+        })
+        .collect();
+    let wants_csv = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/csv"));
+    if !wants_csv {
+        return Ok(Json(rows).into_response());
+    }
+    // Every field is an address, a number, a hex hash, a timestamp or a status word: none can
+    // hold a comma, a quote or a line break, so the rows are written without a CSV crate.
+    let mut csv = String::from("address,watched_seconds,claimed_at,status,token_id,tx_hash\n");
+    for r in &rows {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        csv.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            r.address,
+            r.watched_seconds,
+            opt(&r.claimed_at),
+            opt(&r.status),
+            opt(&r.token_id),
+            opt(&r.tx_hash)
+        ));
+    }
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"attendees-{id}.csv\""),
+            ),
+        ],
+        csv,
+    )
+        .into_response())
 }
 
 /// The event `id`, or 404 (as read within the last second).

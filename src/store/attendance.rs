@@ -43,3 +43,39 @@ pub async fn watched_ms(db: &Db, event_id: &str, address: &str) -> Result<i64, s
             .await?;
     Ok(v.unwrap_or(0))
 }
+
+/// One attendee of an event as the organizer exports them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AttendeeRow {
+    /// Wallet (EIP-55).
+    pub address: String,
+    /// Credited watch time.
+    pub watched_ms: i64,
+    /// When they claimed (ms), if they did.
+    pub claimed_at: Option<i64>,
+    /// Claim status, if they claimed.
+    pub status: Option<String>,
+    /// Minted token id.
+    pub token_id: Option<String>,
+    /// Mint transaction.
+    pub tx_hash: Option<String>,
+}
+
+/// Everyone who watched or claimed at `event_id`, by address.
+pub async fn attendees(db: &Db, event_id: &str) -> Result<Vec<AttendeeRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT a.address, a.watched_ms, c.created_at AS claimed_at, c.status, c.token_id, \
+                CASE WHEN c.status = 'minted' THEN c.tx_hash END AS tx_hash \
+         FROM attendance a LEFT JOIN claim c ON c.event_id = a.event_id AND c.address = a.address \
+         WHERE a.event_id = ?1 \
+         UNION ALL \
+         SELECT c.address, 0, c.created_at, c.status, c.token_id, \
+                CASE WHEN c.status = 'minted' THEN c.tx_hash END \
+         FROM claim c WHERE c.event_id = ?1 AND NOT EXISTS \
+             (SELECT 1 FROM attendance a WHERE a.event_id = c.event_id AND a.address = c.address) \
+         ORDER BY 1",
+    )
+    .bind(event_id)
+    .fetch_all(db)
+    .await
+}

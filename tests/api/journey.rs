@@ -181,6 +181,45 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
         .unwrap();
     assert_eq!(meta["name"], "Test screening");
     assert_eq!(meta["attributes"][1]["value"], id);
+
+    // The organizer's export: JSON, and CSV on request; nobody else's business.
+    let path = format!("/api/v1/events/{id}/attendees");
+    assert_problem(app.get(&path, Some(&session)).await, 403, "forbidden").await;
+    let owner = app.login(&wallet(0)).await;
+    let list: Value = app.get(&path, Some(&owner)).await.json().await.unwrap();
+    let row = &list[0];
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(row["address"], viewer.address().to_string());
+    assert_eq!(row["watched_seconds"], at_end);
+    assert_eq!(row["status"], "minted");
+    assert_eq!(row["token_id"], minted["token_id"]);
+    assert_eq!(row["tx_hash"], minted["tx_hash"]);
+    assert!(row["claimed_at"].as_str().unwrap().ends_with('Z'));
+    let csv = app
+        .http
+        .get(format!("{}{path}", app.url))
+        .bearer_auth(&owner)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "address,watched_seconds,claimed_at,status,token_id,tx_hash"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "{},{at_end},{},minted,{},{}",
+            viewer.address(),
+            row["claimed_at"].as_str().unwrap(),
+            row["token_id"].as_str().unwrap(),
+            row["tx_hash"].as_str().unwrap()
+        )
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

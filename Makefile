@@ -36,7 +36,7 @@ test-contracts: deps ## Forge tests of the contracts (offline, through solc-js)
 test-rust: deps ## Rust unit and integration tests (real Anvil, real app over HTTP)
 	cargo test --all-targets
 
-bench: deps bench-tools ## Performance figures beside their baselines (release build; sections auth, join, stream)
+bench: deps bench-tools ## Performance figures beside their baselines (release build; sections auth, join, stream, claims)
 	cargo bench --bench marquee
 
 bench-tools: deps ## Install the load generator of the stream section (wrk) when missing

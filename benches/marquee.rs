@@ -14,6 +14,9 @@
 //!
 //! stream: gated playlists and segments beside nginx (plain and `secure_link`) on the same
 //! files under the same wrk load, and Marquee's memory with 1,000 open viewer connections.
+//!
+//! claims: 1,000 wallets claim at once in mint mode: time until recorded, time until minted on
+//! Anvil, transactions and gas per attendee, and a single mint's gas, beside POAP's contract.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -34,6 +37,8 @@ use marquee::chain::bindings::{DelegateRegistry, DemoToken, IERC20, Multicall3};
 use marquee::chain::deploy;
 use serde_json::{Value, json};
 
+#[path = "marquee/claims.rs"]
+mod claims;
 #[path = "marquee/stream.rs"]
 mod stream;
 
@@ -62,6 +67,9 @@ fn main() {
     }
     if wants("stream") {
         rt.block_on(stream::stream());
+    }
+    if wants("claims") {
+        rt.block_on(claims::claims());
     }
 }
 

@@ -177,6 +177,37 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// The SIWE domain of this server.
+    fn domain(&self) -> String {
+        self.url.trim_start_matches("http://").to_string()
+    }
+
+    /// The organizer (the first dev key) signed in: (client, session token).
+    async fn organizer(&self) -> (reqwest::Client, String) {
+        let http = reqwest::Client::new();
+        let key = DEV_KEYS[0].parse().unwrap();
+        let organizer = session(&http, &self.url, &self.domain(), &key)
+            .await
+            .unwrap();
+        (http, organizer)
+    }
+
+    /// Creates the event `body` as `organizer` and returns its id.
+    async fn create_event(&self, http: &reqwest::Client, organizer: &str, body: &Value) -> String {
+        let r = http
+            .post(format!("{}/api/v1/events", self.url))
+            .bearer_auth(organizer)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let e: Value = r.json().await.unwrap();
+        e["id"].as_str().unwrap().to_string()
+    }
+}
+
 async fn start_server() -> Server {
     // Ordinary accounts never touch the chain; the chain follower's complaints that there is
     // none would only clutter the figures.
@@ -450,11 +481,8 @@ async fn join() {
     // The RPC through the counting proxy (set later, so it wins).
     env.push(("MARQUEE_RPC_URL", rpc_url));
     let server = start_server_with(&env).await;
-    let http = reqwest::Client::new();
-    let domain = server.url.trim_start_matches("http://").to_string();
-    let organizer = session(&http, &server.url, &domain, &DEV_KEYS[0].parse().unwrap())
-        .await
-        .unwrap();
+    let (http, organizer) = server.organizer().await;
+    let domain = server.domain();
     // Each event's gate differs (its minimum balance), so a wallet's first join of each is cold.
     let now = time::OffsetDateTime::now_utc();
     let mut events = Vec::new();
@@ -465,16 +493,7 @@ async fn join() {
             "ends_at": marquee::time_util::rfc3339(now + time::Duration::hours(1)),
             "gate": { "any": [{ "type": "erc20", "contract": erc20.to_string(), "min_balance": k.to_string() }] },
         });
-        let r = http
-            .post(format!("{}/api/v1/events", server.url))
-            .bearer_auth(&organizer)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-        let e: Value = r.json().await.unwrap();
-        events.push(e["id"].as_str().unwrap().to_string());
+        events.push(server.create_event(&http, &organizer, &body).await);
     }
     let mut sessions = Vec::new();
     for v in &viewers {

@@ -32,11 +32,8 @@ pub(super) async fn claims() {
     env.push(("MARQUEE_POAP_CONTRACT", chain.d.poap.to_string()));
     env.push(("RUST_LOG", "error".to_string()));
     let server = start_server_with(&env).await;
-    let http = reqwest::Client::new();
-    let domain = server.url.trim_start_matches("http://").to_string();
-    let organizer = session(&http, &server.url, &domain, &DEV_KEYS[0].parse().unwrap())
-        .await
-        .unwrap();
+    let (http, organizer) = server.organizer().await;
+    let domain = server.domain();
     let now = time::OffsetDateTime::now_utc();
     let body = json!({
         "title": "Bench premiere", "stream": { "source": "demo" },
@@ -45,18 +42,7 @@ pub(super) async fn claims() {
         "gate": { "any": [{ "type": "erc721", "contract": chain.d.pass.unwrap().to_string() }] },
         "poap": { "mode": "mint", "min_watch_seconds": 0 },
     });
-    let r = http
-        .post(format!("{}/api/v1/events", server.url))
-        .bearer_auth(&organizer)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let id = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = server.create_event(&http, &organizer, &body).await;
 
     // Sign-in is not what is measured: every wallet has its session before the clock starts.
     let wallets: Vec<PrivateKeySigner> = (0..WALLETS).map(|_| PrivateKeySigner::random()).collect();

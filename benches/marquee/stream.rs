@@ -8,7 +8,6 @@ use std::process::{Command, Stdio};
 
 use alloy::primitives::U256;
 use alloy::signers::local::PrivateKeySigner;
-use marquee::chain::anvil::DEV_KEYS;
 use marquee::stream::edge::{self, Edge, Nginx, NginxSite, nginx_conf};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -177,11 +176,8 @@ fn write_media(folder: &Path) {
 
 /// An event on `erc20` and a stream token for `viewer`: (event id, token).
 async fn stream_token(server: &Server, viewer: &PrivateKeySigner, erc20: &str) -> (String, String) {
-    let http = reqwest::Client::new();
-    let domain = server.url.trim_start_matches("http://").to_string();
-    let organizer = session(&http, &server.url, &domain, &DEV_KEYS[0].parse().unwrap())
-        .await
-        .unwrap();
+    let (http, organizer) = server.organizer().await;
+    let domain = server.domain();
     let now = time::OffsetDateTime::now_utc();
     let body = json!({
         "title": "Bench", "stream": { "source": "bench" },
@@ -189,14 +185,7 @@ async fn stream_token(server: &Server, viewer: &PrivateKeySigner, erc20: &str) -
         "ends_at": marquee::time_util::rfc3339(now + time::Duration::hours(2)),
         "gate": { "any": [{ "type": "erc20", "contract": erc20, "min_balance": "1" }] },
     });
-    let e = post_json(
-        &http,
-        &format!("{}/api/v1/events", server.url),
-        &organizer,
-        &body,
-    )
-    .await;
-    let id = e["id"].as_str().unwrap().to_string();
+    let id = server.create_event(&http, &organizer, &body).await;
     let viewer_session = session(&http, &server.url, &domain, viewer).await.unwrap();
     let joined = post_json(
         &http,

@@ -415,6 +415,20 @@ impl TestApp {
         child
     }
 
+    /// Waits until the claim of `session`'s wallet at `id` is minted and returns it.
+    pub async fn minted_claim(&self, id: &str, session: &str) -> Value {
+        eventually(Duration::from_secs(30), || async {
+            let c: Value = self
+                .get(&format!("/api/v1/events/{id}/claim"), Some(session))
+                .await
+                .json()
+                .await
+                .unwrap();
+            (c["status"] == "minted").then_some(c)
+        })
+        .await
+    }
+
     /// Mines an empty block and returns its number.
     pub async fn mine(&self) -> u64 {
         use alloy::providers::Provider;

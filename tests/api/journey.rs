@@ -135,16 +135,7 @@ async fn viewer_with_ticket_watches_and_receives_the_attendance_poap_on_chain() 
         "{claim}"
     );
 
-    let minted: Value = eventually(Duration::from_secs(30), || async {
-        let c: Value = app
-            .get(&format!("/api/v1/events/{id}/claim"), Some(&session))
-            .await
-            .json()
-            .await
-            .unwrap();
-        (c["status"] == "minted").then_some(c)
-    })
-    .await;
+    let minted = app.minted_claim(id, &session).await;
     let token_id: U256 = minted["token_id"].as_str().unwrap().parse().unwrap();
     assert!(minted["tx_hash"].as_str().unwrap().starts_with("0x"));
 

@@ -46,20 +46,6 @@ impl TestApp {
         .await
     }
 
-    /// Waits until `wallet`'s claim at `id` is minted and returns it.
-    async fn minted_claim(&self, id: &str, session: &str) -> Value {
-        eventually(Duration::from_secs(30), || async {
-            let c: Value = self
-                .get(&format!("/api/v1/events/{id}/claim"), Some(session))
-                .await
-                .json()
-                .await
-                .unwrap();
-            (c["status"] == "minted").then_some(c)
-        })
-        .await
-    }
-
     async fn minter_nonce(&self) -> u64 {
         self.admin
             .get_transaction_count(wallet(0).address())

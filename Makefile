@@ -6,7 +6,7 @@ TOOLKIT := anvil
 NPM_STAMP := $(TOOLKIT)/node_modules/.package-lock.json
 FORGE := $(abspath $(TOOLKIT)/node_modules/.bin/forge)
 
-.PHONY: help deps nginx run test test-contracts test-rust bench bench-tools fuzz contracts lint media clean
+.PHONY: help deps nginx run test test-contracts gas test-rust bench bench-tools fuzz contracts lint media clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ test: deps test-contracts test-rust ## Run every test (forge and cargo)
 
 test-contracts: deps ## Forge tests of the contracts (offline, through solc-js)
 	cd contracts && $(FORGE) test
+
+gas: deps ## Gas report of the contracts: every function's cost in the forge tests
+	cd contracts && $(FORGE) test --gas-report
 
 test-rust: deps ## Rust unit and integration tests (real Anvil, real app over HTTP)
 	cargo test --all-targets

@@ -48,7 +48,19 @@ async fn claim(
             ApiError::new(StatusCode::FORBIDDEN, "not_eligible", "Not eligible", d)
         }
     })?;
-    let (row, created) = claims::record(&state.db, &event, &address, now).await?;
+    let (row, created) = claims::record(&state.db, &event, &address, now)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "claim_closed",
+                "Claim closed",
+                format!(
+                    "all {} attendance tokens of this event are claimed",
+                    event.spec.poap.max_supply.unwrap_or_default()
+                ),
+            )
+        })?;
     if let Some(minter) = &state.minter {
         match row.status.as_str() {
             "pending" if created => minter.wake(),

@@ -89,17 +89,23 @@ pub fn check(event: &Event, watched_secs: u64, now: OffsetDateTime) -> Result<()
     Ok(())
 }
 
-/// Records the claim (or finds the existing one); true when this call created it.
+/// Records the claim (or finds the existing one); true when this call created it. `None` when
+/// the event's `max_supply` claims are all taken.
 pub async fn record(
     db: &Db,
     event: &Event,
     address: &str,
     now: OffsetDateTime,
-) -> Result<(ClaimRow, bool), sqlx::Error> {
+) -> Result<Option<(ClaimRow, bool)>, sqlx::Error> {
     let status = match event.spec.poap.mode {
         PoapMode::Mint => "pending",
         PoapMode::Voucher => "voucher",
         _ => "recorded",
     };
-    store::claims::create(db, &event.id, address, status, to_ms(now)).await
+    let cap = event
+        .spec
+        .poap
+        .max_supply
+        .map(|n| n.min(i64::MAX as u64) as i64);
+    store::claims::create(db, &event.id, address, status, to_ms(now), cap).await
 }

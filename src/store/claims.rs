@@ -21,32 +21,34 @@ pub struct ClaimRow {
 
 const COLUMNS: &str = "claim_id, event_id, address, status, token_id, tx_hash";
 
-/// Creates the claim of (event, address) with `status` unless it exists; returns the claim
-/// and whether this call created it. The unique constraint makes concurrent calls agree.
+/// Creates the claim of (event, address) with `status` unless it exists, and while the event
+/// has fewer than `cap` claims; returns the claim and whether this call created it, or `None`
+/// when the cap is reached. One statement counts and inserts, and the unique constraint makes
+/// concurrent calls agree.
 pub async fn create(
     db: &Db,
     event_id: &str,
     address: &str,
     status: &str,
     now: i64,
-) -> Result<(ClaimRow, bool), sqlx::Error> {
+    cap: Option<i64>,
+) -> Result<Option<(ClaimRow, bool)>, sqlx::Error> {
     let inserted = sqlx::query(
-        "INSERT INTO claim (event_id, address, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?) \
+        "INSERT INTO claim (event_id, address, status, created_at, updated_at) \
+         SELECT ?1, ?2, ?3, ?4, ?4 \
+         WHERE ?5 IS NULL OR (SELECT count(*) FROM claim WHERE event_id = ?1) < ?5 \
          ON CONFLICT (event_id, address) DO NOTHING",
     )
     .bind(event_id)
     .bind(address)
     .bind(status)
     .bind(now)
-    .bind(now)
+    .bind(cap)
     .execute(db)
     .await?
     .rows_affected()
         == 1;
-    let row = get(db, event_id, address)
-        .await?
-        .ok_or(sqlx::Error::RowNotFound)?;
-    Ok((row, inserted))
+    Ok(get(db, event_id, address).await?.map(|row| (row, inserted)))
 }
 
 /// The claim of (event, address).

@@ -182,15 +182,3 @@ pub async fn finish(
     .await?;
     Ok(())
 }
-
-/// Gas and transactions the mint jobs of `event_id` used: (transactions, gas, tokens minted).
-pub async fn mint_totals(db: &Db, event_id: &str) -> Result<(i64, i64, i64), sqlx::Error> {
-    sqlx::query_as(
-        "SELECT count(*), coalesce(sum(gas_used), 0), \
-                (SELECT count(*) FROM claim WHERE event_id = ?1 AND status = 'minted' AND job_id IS NOT NULL) \
-         FROM chain_job WHERE event_id = ?1 AND kind = 'mint_batch' AND status = 'mined'",
-    )
-    .bind(event_id)
-    .fetch_one(db)
-    .await
-}

@@ -271,4 +271,19 @@ async fn claims_refuse_the_ineligible_and_the_late() {
         .await;
     let r = app.claim(closed["id"].as_str().unwrap(), &session).await;
     assert_problem(r, 403, "claim_closed").await;
+
+    // A capped event gives its tokens to the first claimants; theirs stay theirs.
+    let capped = app
+        .ended_event(json!({ "mode": "record", "max_supply": 1 }))
+        .await;
+    assert_eq!(app.claim(&capped, &session).await.status(), 200);
+    let late = app.login(&wallet(2)).await;
+    let body = assert_problem(app.claim(&capped, &late).await, 403, "claim_closed").await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("all 1 attendance tokens")
+    );
+    assert_eq!(app.claim(&capped, &session).await.status(), 200, "repeat");
 }

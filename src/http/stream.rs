@@ -165,8 +165,9 @@ async fn from_origin(
             why,
         ),
     };
+    // Where this event's stream paths start: origin URIs are rebased under it.
+    let ours = format!("/stream/{}/", event.id);
     if files::is_playlist(path) {
-        let ours = format!("/stream/{}/", event.id);
         let f = state
             .origins
             .playlist(source, url, &ours)
@@ -180,6 +181,19 @@ async fn from_origin(
             token,
             None,
         ));
+    }
+    if event.spec.stream.premiere {
+        let elapsed = to_ms(now) - to_ms(event.spec.starts_at);
+        if state
+            .origins
+            .is_early(source, &ours, path, elapsed)
+            .await
+            .map_err(failed)?
+        {
+            return Err(ApiError::not_found(format!(
+                "{path:?} is past the premiere's live edge"
+            )));
+        }
     }
     let upstream = state
         .origins

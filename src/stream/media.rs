@@ -127,12 +127,8 @@ impl Library {
             return false;
         };
         for variant in master.playlists() {
-            let rel = match variant.rsplit_once('/') {
-                Some((dir, _)) => match path.strip_prefix(dir).and_then(|r| r.strip_prefix('/')) {
-                    Some(rel) => rel,
-                    None => continue,
-                },
-                None => path,
+            let Some(rel) = super::premiere::within_variant(variant, path) else {
+                continue;
             };
             if let Ok(f) = self.get(source, variant).await
                 && f.segments

@@ -115,6 +115,38 @@ impl Origins {
         Ok(fetched)
     }
 
+    /// Whether `path` is a segment that a premiere `elapsed_ms` in has not reached: one of the
+    /// entry playlist's, or of a variant's. Playlists come from the shared one-second copies.
+    pub async fn is_early(
+        &self,
+        source: &str,
+        ours: &str,
+        path: &str,
+        elapsed_ms: i64,
+    ) -> Result<bool, OriginError> {
+        let entry = upstream(source, "index.m3u8", None).map_err(|_| OriginError::NotFound)?;
+        let index = self.playlist(source, entry, ours).await?;
+        if let Some(film) = &index.segments {
+            return Ok(film.is_early(path, elapsed_ms));
+        }
+        for variant in index.template.playlists() {
+            let (Some(rel), Ok(url)) = (
+                super::premiere::within_variant(variant, path),
+                upstream(source, variant, None),
+            ) else {
+                continue;
+            };
+            let f = self.playlist(source, url, ours).await?;
+            if f.segments
+                .as_ref()
+                .is_some_and(|m| m.is_early(rel, elapsed_ms))
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     async fn fetch_text(&self, url: Url) -> Result<String, OriginError> {
         let mut r = self.media(url, None).await?;
         let mut body = Vec::new();

@@ -163,6 +163,15 @@ fn push_line(out: &mut String, line: &str) {
     out.push('\n');
 }
 
+/// `path` (relative to the source) as the variant playlist `variant` names it: the part after
+/// the variant's folder, or `None` when `path` lies outside that folder.
+pub fn within_variant<'a>(variant: &str, path: &'a str) -> Option<&'a str> {
+    match variant.rsplit_once('/') {
+        Some((dir, _)) => path.strip_prefix(dir)?.strip_prefix('/'),
+        None => Some(path),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::MediaPlaylist;

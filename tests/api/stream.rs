@@ -426,6 +426,42 @@ async fn a_premiere_puts_every_viewer_at_the_same_live_edge_and_becomes_the_vod_
 /// An HTTP origin serving the demo film under `/films/demo/` (its playlist as `master.m3u8`,
 /// one segment by absolute URL, one on a third party's host), `broken.ts` failing with 500;
 /// it counts the requests for each path.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_premiere_from_an_origin_refuses_segments_past_its_live_edge() {
+    let app = spawn_app().await;
+    let (base, _) = origin().await;
+    let viewer = wallet(1);
+    app.mint_pass(viewer.address()).await;
+    let session = app.login(&viewer).await;
+    // Nine seconds into the demo's 4 s segments: seg000 and seg001 have played.
+    let started = OffsetDateTime::now_utc() - time::Duration::seconds(9);
+    let id = app
+        .create_event_with(
+            started,
+            started + time::Duration::hours(2),
+            app.pass_gate(),
+            json!({}),
+            json!({ "stream": { "source": format!("{base}master.m3u8"), "premiere": true } }),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = app.stream_token(&id, &session).await;
+    let get = |name: &str| {
+        let url = format!("{}/stream/{id}/{name}?token={token}", app.url);
+        app.http.get(url).send()
+    };
+    assert_eq!(get("seg000.ts").await.unwrap().status(), 200);
+    let body = assert_problem(get("seg006.ts").await.unwrap(), 404, "not_found").await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("live edge"),
+        "{body}"
+    );
+    // A name the film does not have is the origin's to answer.
+    assert_problem(get("nothing.ts").await.unwrap(), 404, "not_found").await;
+}
+
 async fn origin() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use axum::http::{HeaderMap, StatusCode, Uri, header};
     use axum::response::IntoResponse;

@@ -129,10 +129,13 @@ contract AttendancePOAP is ERC721, AccessControl, EIP712, IERC5192 {
 
     /// @notice Mints the token of `eventId` to `to`; reverts if `to` has it or the event is sold out.
     function mint(uint256 eventId, address to) external returns (uint256 tokenId) {
-        EventInfo storage e = _issuedBy(eventId, msg.sender);
+        EventInfo memory info = _events[eventId];
+        if (info.issuer != msg.sender) {
+            if (info.issuer == address(0)) revert UnknownEvent(eventId);
+            revert NotIssuer(eventId, msg.sender);
+        }
         tokenId = tokenIdOf(eventId, to);
-        if (_ownerOf(tokenId) != address(0)) revert AlreadyAttended(eventId, to);
-        _mintOne(e, eventId, to, tokenId);
+        _mintOne(info, eventId, to, tokenId);
     }
 
     /// @notice Mints the token of `eventId` to each address of `to`, skipping the zero address,
@@ -163,13 +166,13 @@ contract AttendancePOAP is ERC721, AccessControl, EIP712, IERC5192 {
         returns (uint256 tokenId)
     {
         if (block.timestamp > deadline) revert VoucherExpired(deadline);
-        EventInfo storage e = _existing(eventId);
+        EventInfo memory info = _events[eventId];
+        if (info.issuer == address(0)) revert UnknownEvent(eventId);
         bytes32 digest = voucherDigest(eventId, recipient, deadline, nonce);
-        if (!SignatureChecker.isValidSignatureNow(e.issuer, digest, signature)) revert BadVoucherSignature();
+        if (!SignatureChecker.isValidSignatureNow(info.issuer, digest, signature)) revert BadVoucherSignature();
         _useNonce(nonce);
         tokenId = tokenIdOf(eventId, recipient);
-        if (_ownerOf(tokenId) != address(0)) revert AlreadyAttended(eventId, recipient);
-        _mintOne(e, eventId, recipient, tokenId);
+        _mintOne(info, eventId, recipient, tokenId);
     }
 
     /// @notice Cancels voucher nonce `nonce` before anyone redeems it.
@@ -240,13 +243,19 @@ contract AttendancePOAP is ERC721, AccessControl, EIP712, IERC5192 {
     }
 
     /// @dev `_mint`, never `_safeMint`: a recipient's hook must not be able to sink a batch.
-    function _mintOne(EventInfo storage e, uint256 eventId, address to, uint256 tokenId) private {
-        EventInfo memory info = e;
+    /// @dev `info` is the event as read once by the caller. `_mint`'s steps are taken here so
+    /// that the owner is read once, telling "already has one" apart from other failures.
+    function _mintOne(EventInfo memory info, uint256 eventId, address to, uint256 tokenId) private {
         if (info.maxSupply != 0) {
             if (info.minted >= info.maxSupply) revert SoldOut(eventId);
-            e.minted = info.minted + 1;
+            EventInfo storage e = _events[eventId];
+            // minted < maxSupply < 2^40, so adding one at its offset (bit 200) never carries.
+            assembly ("memory-safe") {
+                sstore(e.slot, add(sload(e.slot), shl(200, 1)))
+            }
         }
-        _mint(to, tokenId);
+        if (to == address(0)) revert ERC721InvalidReceiver(address(0));
+        if (_update(to, tokenId, address(0)) != address(0)) revert AlreadyAttended(eventId, to);
         if (info.soulbound) emit Locked(tokenId);
     }
 

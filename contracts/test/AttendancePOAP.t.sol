@@ -186,6 +186,18 @@ contract AttendancePOAPTest is Test {
         assertLe(_txGas(data, used), 75_000, "single mint to a fresh holder");
     }
 
+    function test_GasOfASingleMintOnACappedEvent() public {
+        vm.prank(issuer);
+        poap.mint(CAPPED, bob);
+        bytes memory data = abi.encodeCall(AttendancePOAP.mint, (CAPPED, address(0x1234567890123456789012345678901234567890)));
+        vm.prank(issuer);
+        uint256 before = gasleft();
+        (bool ok, ) = address(poap).call(data);
+        uint256 used = before - gasleft();
+        assertTrue(ok, "mint");
+        assertLe(_txGas(data, used), 75_000, "single mint on a capped event");
+    }
+
     function test_GasPerAttendeeInABatchOf100FreshHolders() public {
         address[] memory to = _holders(100, 1);
         bytes memory data = abi.encodeCall(AttendancePOAP.mintBatch, (EVENT, to));

@@ -221,11 +221,27 @@ async fn minting_costs_a_third_of_poaps_gas() {
     let batch = mined(poap.mintBatch(event, holders.clone()).send().await)
         .await
         .gas_used;
+    // A capped event's mint also counts, in the slot it reads anyway.
+    let capped = U256::from(0xCA9u64);
+    let cap = alloy::primitives::aliases::U40::from(1_000u64);
+    mined(
+        poap.createEvent(capped, wallet(0).address(), cap, false)
+            .send()
+            .await,
+    )
+    .await;
+    let single_capped = mined(poap.mint(capped, stranger().address()).send().await)
+        .await
+        .gas_used;
     println!(
-        "gas: single mint {single}, batch of 100 {} per attendee",
+        "gas: single mint {single} ({single_capped} capped), batch of 100 {} per attendee",
         batch / 100
     );
     assert!(single <= 75_000, "single mint {single}");
+    assert!(
+        single_capped <= 75_000,
+        "single mint, capped {single_capped}"
+    );
     assert!(batch / 100 <= 55_000, "batch {batch}");
     for h in holders {
         assert!(poap.hasAttended(event, h).call().await.unwrap());

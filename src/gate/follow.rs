@@ -235,13 +235,16 @@ impl Follower {
         }
         self.sync_index(last).await?;
         let mut from = last + 1;
+        // The POAP contract's mints matter only while vouchers are out: asked once per pass.
+        let poap = match self.poap {
+            Some(poap) if from <= head && store::claims::vouchers_out(&self.db).await? => {
+                Some(poap)
+            }
+            _ => None,
+        };
         while from <= head {
             let to = head.min(from + MAX_RANGE - 1);
             let mut contracts = self.followed().await?;
-            let poap = match self.poap {
-                Some(poap) if store::claims::vouchers_out(&self.db).await? => Some(poap),
-                _ => None,
-            };
             contracts.extend(poap);
             let (transfers, redelegations) = if contracts.is_empty() {
                 (Vec::new(), Vec::new())

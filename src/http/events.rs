@@ -172,21 +172,6 @@ async fn attendees(
     if !wants_csv {
         return Ok(Json(rows).into_response());
     }
-    // Every field is an address, a number, a hex hash, a timestamp or a status word: none can
-    // hold a comma, a quote or a line break, so the rows are written without a CSV crate.
-    let mut csv = String::from("address,watched_seconds,claimed_at,status,token_id,tx_hash\n");
-    for r in &rows {
-        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-        csv.push_str(&format!(
-            "{},{},{},{},{},{}\n",
-            r.address,
-            r.watched_seconds,
-            opt(&r.claimed_at),
-            opt(&r.status),
-            opt(&r.token_id),
-            opt(&r.tx_hash)
-        ));
-    }
     Ok((
         [
             (
@@ -198,9 +183,28 @@ async fn attendees(
                 format!("attachment; filename=\"attendees-{id}.csv\""),
             ),
         ],
-        csv,
+        csv(&rows),
     )
         .into_response())
+}
+
+/// The attendees as CSV. Every field is an address, a number, a hex hash, a timestamp or a
+/// status word: none can hold a comma, a quote or a line break, so no CSV crate is needed.
+fn csv(rows: &[Attendee]) -> String {
+    let mut out = String::from("address,watched_seconds,claimed_at,status,token_id,tx_hash\n");
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            r.address,
+            r.watched_seconds,
+            opt(&r.claimed_at),
+            opt(&r.status),
+            opt(&r.token_id),
+            opt(&r.tx_hash)
+        ));
+    }
+    out
 }
 
 /// The event `id`, or 404 (as read within the last second).

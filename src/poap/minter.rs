@@ -559,19 +559,9 @@ impl Minter {
             // Room over the estimate: state can move between estimate and inclusion.
             gas_limit: (gas + gas / 5 + 20_000) as i64,
         };
-        let job_id = store::jobs::create(&self.db, &job, claim_ids, now_ms())
+        let row = store::jobs::create(&self.db, &job, claim_ids, now_ms())
             .await
             .map_err(err)?;
-        let row = JobRow {
-            job_id,
-            kind: kind.to_string(),
-            event_id: event_id.to_string(),
-            sender: self.sender.clone(),
-            nonce,
-            to_address: job.to_address.to_string(),
-            input: job.input.to_string(),
-            gas_limit: job.gas_limit,
-        };
         self.send_attempt(&row, None).await?;
         Ok(true)
     }

@@ -62,20 +62,28 @@ pub async fn get(db: &Db, event_id: &str, address: &str) -> Result<Option<ClaimR
     .await
 }
 
-/// The claim of `address` at the event whose id starts with `event_prefix` (the 96 bits that
-/// name it on chain).
+/// The claim of `address` at the event named on chain by `event_prefix` (the first 96 bits of
+/// its id).
 pub async fn by_chain_event(
     db: &Db,
     event_prefix: &str,
     address: &str,
 ) -> Result<Option<ClaimRow>, sqlx::Error> {
+    let (low, high) = id_range(event_prefix);
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM claim WHERE substr(event_id, 1, 24) = ? AND address = ? LIMIT 1"
+        "SELECT {COLUMNS} FROM claim WHERE event_id BETWEEN ? AND ? AND address = ? LIMIT 1"
     ))
-    .bind(event_prefix)
+    .bind(low)
+    .bind(high)
     .bind(address)
     .fetch_optional(db)
     .await
+}
+
+/// The event ids (32 lowercase hex digits) that start with `prefix`, as a range the claim
+/// index can seek, where a pattern would read every row.
+fn id_range(prefix: &str) -> (String, String) {
+    (format!("{prefix:0<32}"), format!("{prefix:f<32}"))
 }
 
 /// Pending claims that no job carries yet, oldest first, at most `limit`.
@@ -136,12 +144,9 @@ pub async fn mark_minted(
 
 /// Whether any voucher is out (handed to an attendee, its mint not yet seen).
 pub async fn vouchers_out(db: &Db) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT 1 FROM claim WHERE status = 'voucher' LIMIT 1)",
-    )
-    .fetch_one(db)
-    .await?;
-    Ok(n > 0)
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM claim WHERE status = 'voucher')")
+        .fetch_one(db)
+        .await
 }
 
 /// Events with vouchers out, for the minter to create on chain.
@@ -160,14 +165,16 @@ pub async fn mark_redeemed(
     tx_hash: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    let (low, high) = id_range(event_prefix);
     sqlx::query(
         "UPDATE claim SET status = 'minted', token_id = ?, tx_hash = ?, updated_at = ? \
-         WHERE substr(event_id, 1, 24) = ? AND address = ? AND status = 'voucher'",
+         WHERE event_id BETWEEN ? AND ? AND address = ? AND status = 'voucher'",
     )
     .bind(token_id)
     .bind(tx_hash)
     .bind(now)
-    .bind(event_prefix)
+    .bind(low)
+    .bind(high)
     .bind(address)
     .execute(db)
     .await?;

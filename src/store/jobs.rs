@@ -67,12 +67,12 @@ pub async fn create(
     job: &NewJob<'_>,
     claim_ids: &[i64],
     now: i64,
-) -> Result<i64, sqlx::Error> {
+) -> Result<JobRow, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let job_id: i64 = sqlx::query_scalar(
+    let row: JobRow = sqlx::query_as(&format!(
         "INSERT INTO chain_job (kind, event_id, sender, nonce, to_address, input, gas_limit, \
-         status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?) RETURNING job_id",
-    )
+         status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?) RETURNING {COLUMNS}"
+    ))
     .bind(job.kind)
     .bind(job.event_id)
     .bind(job.sender)
@@ -89,7 +89,7 @@ pub async fn create(
             "UPDATE claim SET job_id = ?, updated_at = ? \
              WHERE claim_id = ? AND status = 'pending' AND job_id IS NULL",
         )
-        .bind(job_id)
+        .bind(row.job_id)
         .bind(now)
         .bind(id)
         .execute(&mut *tx)
@@ -100,7 +100,7 @@ pub async fn create(
         }
     }
     tx.commit().await?;
-    Ok(job_id)
+    Ok(row)
 }
 
 /// Open jobs of `sender`, lowest nonce first.

@@ -6,7 +6,7 @@ TOOLKIT := anvil
 NPM_STAMP := $(TOOLKIT)/node_modules/.package-lock.json
 FORGE := $(abspath $(TOOLKIT)/node_modules/.bin/forge)
 
-.PHONY: help deps nginx run test test-contracts gas test-rust bench bench-tools fuzz contracts lint media clean
+.PHONY: help deps nginx run test test-contracts gas test-rust test-postgres bench bench-tools fuzz contracts lint media clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -28,7 +28,7 @@ run: deps ## Run everything on Anvil with a demo event (prints the URL and demo 
 	cargo build --bin marquee
 	./target/debug/marquee dev $(if $(EDGE),--edge)
 
-test: deps test-contracts test-rust ## Run every test (forge and cargo)
+test: deps test-contracts test-rust $(if $(MARQUEE_TEST_POSTGRES),test-postgres) ## Run every test (forge and cargo; the integration suite on PostgreSQL too when MARQUEE_TEST_POSTGRES is set)
 
 test-contracts: deps ## Forge tests of the contracts (offline, through solc-js)
 	cd contracts && $(FORGE) test
@@ -38,6 +38,10 @@ gas: deps ## Gas report of the contracts: every function's cost in the forge tes
 
 test-rust: deps ## Rust unit and integration tests (real Anvil, real app over HTTP)
 	cargo test --all-targets
+
+test-postgres: deps ## The integration suite on PostgreSQL: MARQUEE_TEST_POSTGRES=postgres://user@host:port/db (each test creates and drops a database there)
+	@[ -n "$$MARQUEE_TEST_POSTGRES" ] || { echo "set MARQUEE_TEST_POSTGRES, e.g. postgres://postgres@127.0.0.1:5432/test" >&2; exit 2; }
+	cargo test --test api
 
 bench: deps bench-tools ## Performance figures beside their baselines (release build; sections auth, join, stream, claims)
 	cargo bench --bench marquee

@@ -128,9 +128,7 @@ impl KeyRing {
         let rows = store::keys::current(db, now_ms()).await?;
         for purpose in Purpose::ALL {
             if !rows.iter().any(|r| r.purpose == purpose.as_str()) {
-                // Two nodes starting at once may both insert; the newest signs for both and
-                // both keep verifying.
-                store::keys::insert(db, &new_key(purpose)?).await?;
+                store::keys::insert_first(db, &new_key(purpose)?).await?;
             }
         }
         let ring = build(store::keys::current(db, now_ms()).await?)?;

@@ -22,6 +22,7 @@ use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::{Filter, TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
+use rand_core::RngCore;
 use tokio::sync::Notify;
 
 use super::ids;
@@ -40,6 +41,11 @@ const MAX_TX_GAS: u64 = 10_000_000;
 const IDLE: Duration = Duration::from_secs(2);
 /// How often in-flight transactions are looked up.
 const IN_FLIGHT_POLL: Duration = Duration::from_millis(100);
+/// How long the minter's lease lasts unrenewed: a node that dies is replaced within this.
+/// Renewed every third of it.
+const LEASE: Duration = Duration::from_secs(6);
+/// The lease's name.
+const LEASE_NAME: &str = "minter";
 /// How long an event whose mint failed is left alone before it is tried again.
 const BACKOFF: Duration = Duration::from_secs(30);
 
@@ -148,12 +154,46 @@ impl Minter {
         }
     }
 
-    /// Starts the worker; the handle wakes it.
+    /// Starts the worker; the handle wakes it. Of the nodes sharing a database, the one holding
+    /// the minter's lease mints; the others only learn which events exist on chain, and take
+    /// the lease over when its holder stops renewing it.
     pub fn spawn(mut self) -> MinterHandle {
         let handle = self.handle.clone();
         tokio::spawn(async move {
+            let holder = format!("{}-{:08x}", std::process::id(), rand_core::OsRng.next_u32());
+            let mut renewed: Option<Instant> = None;
             loop {
-                let pause = match self.round().await {
+                let leads = match renewed {
+                    Some(at) if at.elapsed() < LEASE / 3 => true,
+                    _ => {
+                        let now = now_ms();
+                        let until = now + LEASE.as_millis() as i64;
+                        match store::lease::hold(&self.db, LEASE_NAME, &holder, now, until).await {
+                            Ok(held) => {
+                                if held != renewed.is_some() {
+                                    tracing::info!(
+                                        holder,
+                                        leads = held,
+                                        "minter lease changed hands"
+                                    );
+                                }
+                                renewed = held.then(Instant::now);
+                                held
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "could not renew the minter's lease");
+                                renewed = None;
+                                false
+                            }
+                        }
+                    }
+                };
+                let round = if leads {
+                    self.round().await
+                } else {
+                    self.watch_ready().await.map(|()| false)
+                };
+                let pause = match round {
                     Ok(true) => IN_FLIGHT_POLL,
                     Ok(false) => IDLE,
                     Err(e) => {
@@ -424,6 +464,22 @@ impl Minter {
                 .await
                 .map_err(err),
         }
+    }
+
+    /// On a node that does not mint: learns which events with vouchers out exist on chain,
+    /// so that its claims hand vouchers out as soon as they can be redeemed.
+    async fn watch_ready(&mut self) -> Fallible {
+        for event_id in store::claims::voucher_events(&self.db).await.map_err(err)? {
+            if !self.handle.is_ready(&event_id)
+                && let Some(event) = ids::chain_event_id(&event_id)
+            {
+                let poap = AttendancePOAP::new(self.config.poap, &self.provider);
+                if poap.eventInfo(event).call().await.map_err(err)?.issuer == self.from {
+                    self.handle.set_ready(&event_id);
+                }
+            }
+        }
+        Ok(())
     }
 
     // ---- new work ----

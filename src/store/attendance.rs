@@ -1,6 +1,17 @@
 //! Watch time per (event, wallet).
 
-use super::Db;
+use std::sync::LazyLock;
+
+use super::{Db, Dialect, with_pool};
+
+/// A heartbeat's credit: $1 event, $2 address, $3 now, $4 window start, $5 window end, $6 cap.
+const BEAT: &str = "INSERT INTO attendance (event_id, address, watched_ms, last_beat_at, joined_at) \
+     VALUES ($1, $2, 0, $3, $3) \
+     ON CONFLICT (event_id, address) DO UPDATE SET \
+       watched_ms = attendance.watched_ms + CASE WHEN attendance.last_beat_at IS NULL THEN 0 ELSE \
+         GREATEST(0, LEAST($6, LEAST($3, $5) - GREATEST(attendance.last_beat_at, $4))) END, \
+       last_beat_at = GREATEST(COALESCE(attendance.last_beat_at, 0), $3) \
+     RETURNING watched_ms";
 
 /// Credits a heartbeat at `now` and returns the watched milliseconds. The credit is the part
 /// of (last beat, now] inside [window_start, window_end], capped at `cap_ms`, computed in one
@@ -14,33 +25,33 @@ pub async fn beat(
     window_end: i64,
     cap_ms: i64,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO attendance (event_id, address, watched_ms, last_beat_at, joined_at) \
-         VALUES (?1, ?2, 0, ?3, ?3) \
-         ON CONFLICT (event_id, address) DO UPDATE SET \
-           watched_ms = attendance.watched_ms + CASE WHEN attendance.last_beat_at IS NULL THEN 0 ELSE \
-             MAX(0, MIN(?6, MIN(?3, ?5) - MAX(attendance.last_beat_at, ?4))) END, \
-           last_beat_at = MAX(COALESCE(attendance.last_beat_at, 0), ?3) \
-         RETURNING watched_ms",
-    )
-    .bind(event_id)
-    .bind(address)
-    .bind(now)
-    .bind(window_start)
-    .bind(window_end)
-    .bind(cap_ms)
-    .fetch_one(db)
-    .await
+    // The same arithmetic, in SQLite's names for the two-argument max and min.
+    static SQLITE_BEAT: LazyLock<String> =
+        LazyLock::new(|| BEAT.replace("GREATEST", "MAX").replace("LEAST", "MIN"));
+    let sql = match db.dialect() {
+        Dialect::Sqlite => SQLITE_BEAT.as_str(),
+        Dialect::Postgres => BEAT,
+    };
+    with_pool!(db, p => sqlx::query_scalar(sql)
+        .bind(event_id)
+        .bind(address)
+        .bind(now)
+        .bind(window_start)
+        .bind(window_end)
+        .bind(cap_ms)
+        .fetch_one(p)
+        .await)
 }
 
 /// Watched milliseconds of `address` at `event_id` (0 when never seen).
 pub async fn watched_ms(db: &Db, event_id: &str, address: &str) -> Result<i64, sqlx::Error> {
-    let v: Option<i64> =
-        sqlx::query_scalar("SELECT watched_ms FROM attendance WHERE event_id = ? AND address = ?")
-            .bind(event_id)
-            .bind(address)
-            .fetch_optional(db)
-            .await?;
+    let v: Option<i64> = with_pool!(db, p => sqlx::query_scalar(
+        "SELECT watched_ms FROM attendance WHERE event_id = $1 AND address = $2",
+    )
+    .bind(event_id)
+    .bind(address)
+    .fetch_optional(p)
+    .await)?;
     Ok(v.unwrap_or(0))
 }
 
@@ -63,19 +74,19 @@ pub struct AttendeeRow {
 
 /// Everyone who watched or claimed at `event_id`, by address.
 pub async fn attendees(db: &Db, event_id: &str) -> Result<Vec<AttendeeRow>, sqlx::Error> {
-    sqlx::query_as(
+    with_pool!(db, p => sqlx::query_as(
         "SELECT a.address, a.watched_ms, c.created_at AS claimed_at, c.status, c.token_id, \
                 CASE WHEN c.status = 'minted' THEN c.tx_hash END AS tx_hash \
          FROM attendance a LEFT JOIN claim c ON c.event_id = a.event_id AND c.address = a.address \
-         WHERE a.event_id = ?1 \
+         WHERE a.event_id = $1 \
          UNION ALL \
          SELECT c.address, 0, c.created_at, c.status, c.token_id, \
                 CASE WHEN c.status = 'minted' THEN c.tx_hash END \
-         FROM claim c WHERE c.event_id = ?1 AND NOT EXISTS \
+         FROM claim c WHERE c.event_id = $1 AND NOT EXISTS \
              (SELECT 1 FROM attendance a WHERE a.event_id = c.event_id AND a.address = c.address) \
          ORDER BY 1",
     )
     .bind(event_id)
-    .fetch_all(db)
-    .await
+    .fetch_all(p)
+    .await)
 }

@@ -1,14 +1,12 @@
 //! Group commit: requests that arrive together are written by one task in one go, on a
 //! connection it keeps, and each is answered only after the write that carries it. Under load
-//! a request then costs a fraction of a commit and of the hand-offs to SQLite's thread.
+//! a request then costs a fraction of a commit and of the hand-offs to SQLite's thread (or of the round trips to PostgreSQL).
 
 use std::future::Future;
 
-use sqlx::pool::PoolConnection;
-use sqlx::{Sqlite, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
-use super::Db;
+use super::{Conn, Db};
 
 /// The work of one kind of batch.
 pub trait Batch: 'static {
@@ -24,7 +22,7 @@ pub trait Batch: 'static {
     /// Writes `items`, answering each in order; an error fails them all. A connection that
     /// failed is closed (rolling back whatever it had begun), and the next batch takes another.
     fn run(
-        conn: &mut SqliteConnection,
+        conn: &mut Conn,
         items: &[Self::Item],
     ) -> impl Future<Output = Result<Vec<Self::Out>, sqlx::Error>> + Send;
 }
@@ -60,7 +58,7 @@ impl<B: Batch> Batcher<B> {
         tokio::spawn(async move {
             // Kept between batches: its page cache stays valid, where connections taken in
             // turn from the pool would each re-read what the last batch changed.
-            let mut kept: Option<PoolConnection<Sqlite>> = None;
+            let mut kept: Option<Conn> = None;
             let mut batch = Vec::with_capacity(B::MAX);
             while rx.recv_many(&mut batch, B::MAX).await > 0 {
                 let (items, replies): (Vec<B::Item>, Vec<_>) = batch.drain(..).unzip();

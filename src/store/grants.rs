@@ -2,11 +2,9 @@
 
 use std::sync::LazyLock;
 
-use sqlx::SqliteConnection;
-
-use super::Db;
 use super::batch::{Batch, Batcher};
-use super::script::{Arg, Script};
+use super::script::{self, Arg, Script};
+use super::{Conn, Db, lock_key, with_pool};
 
 /// A grant about to be made by a join.
 #[derive(Debug, Clone)]
@@ -77,45 +75,46 @@ pub struct LiveGrant {
 /// Most joins seated in one transaction.
 const BATCH: usize = 64;
 
-/// The statements that seat one join, sent to SQLite's thread at once: each statement sent on
-/// its own would cost two thread hand-offs, more than its work. Parameters: ?1 now, ?2 new
-/// grant id, ?3 event, ?4 session, ?5 wallet, ?6 holder, ?7 kind, ?8 contract, ?9 token id,
-/// ?10 block, ?11 lease end, ?12 expiry, ?13 seats per ticket (NULL: unlimited), ?14 takeover.
-const SEAT: &str = "\
-UPDATE grant_ SET lease_until = ?11, expires_at = MAX(expires_at, ?12), block = ?10
- WHERE session_id = ?4 AND event_id = ?3 AND holder = ?6 AND contract = ?8 AND token_id = ?9
+/// The statements that seat one join, in order. Parameters: $1 now, $2 new grant id, $3 event,
+/// $4 session, $5 wallet, $6 holder, $7 kind, $8 contract, $9 token id, $10 block, $11 lease
+/// end, $12 expiry, $13 seats per ticket (NULL: unlimited), $14 takeover (0 or 1).
+const SEAT: [&str; 6] = [
+    "UPDATE grant_ SET lease_until = $11, block = $10,
+       expires_at = CASE WHEN expires_at > $12 THEN expires_at ELSE $12 END
+ WHERE session_id = $4 AND event_id = $3 AND holder = $6 AND contract = $8 AND token_id = $9
    AND revoked_at IS NULL
- RETURNING 'seated', grant_id;
-UPDATE grant_ SET revoked_at = ?1, reason = 'lease lapsed'
- WHERE ?13 IS NOT NULL AND event_id = ?3 AND contract = ?8 AND token_id = ?9
-   AND revoked_at IS NULL AND (lease_until <= ?1 OR expires_at <= ?1)
- RETURNING 'cut', grant_id;
-UPDATE grant_ SET revoked_at = ?1, reason = 'taken over'
- WHERE ?14 AND grant_id = (SELECT grant_id FROM grant_
-     WHERE event_id = ?3 AND contract = ?8 AND token_id = ?9 AND revoked_at IS NULL
-       AND wallet = ?5 AND session_id <> ?4 ORDER BY created_at LIMIT 1)
-   AND NOT EXISTS (SELECT 1 FROM grant_ WHERE session_id = ?4 AND event_id = ?3
-     AND holder = ?6 AND contract = ?8 AND token_id = ?9 AND revoked_at IS NULL)
-   AND (SELECT count(*) FROM grant_ WHERE event_id = ?3 AND contract = ?8 AND token_id = ?9
-     AND revoked_at IS NULL AND session_id <> ?4) = ?13
- RETURNING 'cut', grant_id;
-INSERT INTO grant_ (grant_id, event_id, session_id, wallet, holder, kind, contract, token_id,
+ RETURNING 'seated', grant_id",
+    "UPDATE grant_ SET revoked_at = $1, reason = 'lease lapsed'
+ WHERE $13 IS NOT NULL AND event_id = $3 AND contract = $8 AND token_id = $9
+   AND revoked_at IS NULL AND (lease_until <= $1 OR expires_at <= $1)
+ RETURNING 'cut', grant_id",
+    "UPDATE grant_ SET revoked_at = $1, reason = 'taken over'
+ WHERE $14 <> 0 AND grant_id = (SELECT grant_id FROM grant_
+     WHERE event_id = $3 AND contract = $8 AND token_id = $9 AND revoked_at IS NULL
+       AND wallet = $5 AND session_id <> $4 ORDER BY created_at LIMIT 1)
+   AND NOT EXISTS (SELECT 1 FROM grant_ WHERE session_id = $4 AND event_id = $3
+     AND holder = $6 AND contract = $8 AND token_id = $9 AND revoked_at IS NULL)
+   AND (SELECT count(*) FROM grant_ WHERE event_id = $3 AND contract = $8 AND token_id = $9
+     AND revoked_at IS NULL AND session_id <> $4) = $13
+ RETURNING 'cut', grant_id",
+    "INSERT INTO grant_ (grant_id, event_id, session_id, wallet, holder, kind, contract, token_id,
    block, created_at, lease_until, expires_at)
- SELECT ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?1, ?11, ?12
- WHERE NOT EXISTS (SELECT 1 FROM grant_ WHERE session_id = ?4 AND event_id = ?3
-     AND holder = ?6 AND contract = ?8 AND token_id = ?9 AND revoked_at IS NULL)
-   AND (?13 IS NULL OR (SELECT count(*) FROM grant_ WHERE event_id = ?3 AND contract = ?8
-     AND token_id = ?9 AND revoked_at IS NULL AND session_id <> ?4) < ?13)
- RETURNING 'seated', grant_id;
-UPDATE grant_ SET revoked_at = ?1, reason = 'replaced'
- WHERE session_id = ?4 AND event_id = ?3 AND revoked_at IS NULL AND grant_id <> ?2
-   AND NOT (holder = ?6 AND contract = ?8 AND token_id = ?9)
-   AND EXISTS (SELECT 1 FROM grant_ WHERE grant_id = ?2)
- RETURNING 'cut', grant_id;
-INSERT INTO attendance (event_id, address, joined_at)
- SELECT ?3, ?5, ?1 WHERE EXISTS (SELECT 1 FROM grant_ WHERE session_id = ?4 AND event_id = ?3
-     AND holder = ?6 AND contract = ?8 AND token_id = ?9 AND revoked_at IS NULL)
- ON CONFLICT (event_id, address) DO NOTHING";
+ SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $1, $11, $12
+ WHERE NOT EXISTS (SELECT 1 FROM grant_ WHERE session_id = $4 AND event_id = $3
+     AND holder = $6 AND contract = $8 AND token_id = $9 AND revoked_at IS NULL)
+   AND ($13 IS NULL OR (SELECT count(*) FROM grant_ WHERE event_id = $3 AND contract = $8
+     AND token_id = $9 AND revoked_at IS NULL AND session_id <> $4) < $13)
+ RETURNING 'seated', grant_id",
+    "UPDATE grant_ SET revoked_at = $1, reason = 'replaced'
+ WHERE session_id = $4 AND event_id = $3 AND revoked_at IS NULL AND grant_id <> $2
+   AND NOT (holder = $6 AND contract = $8 AND token_id = $9)
+   AND EXISTS (SELECT 1 FROM grant_ WHERE grant_id = $2)
+ RETURNING 'cut', grant_id",
+    "INSERT INTO attendance (event_id, address, joined_at)
+ SELECT $3, $5, $1 WHERE EXISTS (SELECT 1 FROM grant_ WHERE session_id = $4 AND event_id = $3
+     AND holder = $6 AND contract = $8 AND token_id = $9 AND revoked_at IS NULL)
+ ON CONFLICT (event_id, address) DO NOTHING",
+];
 
 /// Seats joins, those arriving together in one transaction; cheap to clone.
 ///
@@ -169,20 +168,53 @@ impl Batch for SeatJoins {
     const NAME: &'static str = "seating joins";
     const MAX: usize = BATCH;
 
-    async fn run(
-        c: &mut SqliteConnection,
-        batch: &[Vec<Arg>],
-    ) -> Result<Vec<Seating>, sqlx::Error> {
-        static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(SEAT));
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *c).await?;
+    async fn run(conn: &mut Conn, batch: &[Vec<Arg>]) -> Result<Vec<Seating>, sqlx::Error> {
         let mut seatings = Vec::with_capacity(batch.len());
-        for args in batch {
-            let rows = SCRIPT.query_as(args).fetch_all(&mut *c).await?;
-            seatings.push(seating(rows));
+        match conn {
+            Conn::Sqlite(c) => {
+                // One script per join: each statement sent on its own would cost two hand-offs
+                // to SQLite's thread, more than its work.
+                static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&SEAT.join(";\n")));
+                sqlx::query("BEGIN IMMEDIATE").execute(&mut **c).await?;
+                for args in batch {
+                    let rows = SCRIPT.query_as(args).fetch_all(&mut **c).await?;
+                    seatings.push(seating(rows));
+                }
+                sqlx::query("COMMIT").execute(&mut **c).await?;
+            }
+            Conn::Postgres(c) => {
+                // Other nodes seat joins too: each ticket of the batch is locked, in one order
+                // so that two batches never wait on each other, before its seats are counted.
+                let mut tickets: Vec<i64> = batch.iter().map(|args| ticket_lock(args)).collect();
+                tickets.sort_unstable();
+                tickets.dedup();
+                sqlx::query("BEGIN").execute(&mut **c).await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS t(k)")
+                    .bind(&tickets)
+                    .execute(&mut **c)
+                    .await?;
+                for args in batch {
+                    let mut rows = Vec::new();
+                    for statement in SEAT {
+                        let q = script::bind(sqlx::query_as(statement), args);
+                        rows.extend(q.fetch_all(&mut **c).await?);
+                    }
+                    seatings.push(seating(rows));
+                }
+                sqlx::query("COMMIT").execute(&mut **c).await?;
+            }
         }
-        sqlx::query("COMMIT").execute(&mut *c).await?;
         Ok(seatings)
     }
+}
+
+/// The advisory lock of the ticket a join's [`SEAT`] parameters name (event, contract, token).
+fn ticket_lock(args: &[Arg]) -> i64 {
+    let text = |i: usize| match &args[i] {
+        Arg::Text(s) => s.as_str(),
+        _ => "",
+    };
+    lock_key(&["seat", text(2), text(7), text(8)])
 }
 
 fn seating(rows: Vec<(String, String)>) -> Seating {
@@ -201,32 +233,29 @@ fn seating(rows: Vec<(String, String)>) -> Seating {
 
 /// Extends the lease of live grant `grant_id` to `until`; false when it is revoked or unknown.
 pub async fn renew(db: &Db, grant_id: &str, until: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE grant_ SET lease_until = MAX(lease_until, ?) \
-         WHERE grant_id = ? AND revoked_at IS NULL",
+    let done = with_pool!(db, p => sqlx::query(
+        "UPDATE grant_ SET lease_until = CASE WHEN lease_until > $1 THEN lease_until ELSE $1 END \
+         WHERE grant_id = $2 AND revoked_at IS NULL",
     )
     .bind(until)
     .bind(grant_id)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .execute(p)
+    .await
+    .map(|done| done.rows_affected()))?;
+    Ok(done == 1)
 }
 
 /// Revokes grant `grant_id` (if live) for `reason`.
-pub async fn revoke<'e>(
-    db: impl sqlx::SqliteExecutor<'e>,
-    grant_id: &str,
-    now: i64,
-    reason: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE grant_ SET revoked_at = ?, reason = ? WHERE grant_id = ? AND revoked_at IS NULL",
+pub async fn revoke(db: &Db, grant_id: &str, now: i64, reason: &str) -> Result<(), sqlx::Error> {
+    with_pool!(db, p => sqlx::query(
+        "UPDATE grant_ SET revoked_at = $1, reason = $2 WHERE grant_id = $3 AND revoked_at IS NULL",
     )
     .bind(now)
     .bind(reason)
     .bind(grant_id)
-    .execute(db)
-    .await?;
+    .execute(p)
+    .await
+    .map(|done| done.rows_affected()))?;
     Ok(())
 }
 
@@ -236,14 +265,14 @@ pub async fn live_of_holder(
     holder: &str,
     now: i64,
 ) -> Result<Vec<LiveGrant>, sqlx::Error> {
-    sqlx::query_as(
+    with_pool!(db, p => sqlx::query_as(
         "SELECT grant_id, event_id, wallet, kind, contract, token_id, block FROM grant_ \
-         WHERE holder = ? AND revoked_at IS NULL AND expires_at > ?",
+         WHERE holder = $1 AND revoked_at IS NULL AND expires_at > $2",
     )
     .bind(holder)
     .bind(now)
-    .fetch_all(db)
-    .await
+    .fetch_all(p)
+    .await)
 }
 
 /// Grants revoked at or after `since` whose tokens have not expired by `now`, with when.
@@ -252,42 +281,44 @@ pub async fn revoked_since(
     since: i64,
     now: i64,
 ) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT grant_id, revoked_at, expires_at FROM grant_ WHERE revoked_at >= ? AND expires_at > ?",
+    with_pool!(db, p => sqlx::query_as(
+        "SELECT grant_id, revoked_at, expires_at FROM grant_ WHERE revoked_at >= $1 AND expires_at > $2",
     )
     .bind(since)
     .bind(now)
-    .fetch_all(db)
-    .await
+    .fetch_all(p)
+    .await)
 }
 
 /// Forgets grants whose stream tokens expired before `now`: they open nothing any more.
 pub async fn purge_expired(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM grant_ WHERE expires_at <= ?")
+    let done = with_pool!(db, p => sqlx::query("DELETE FROM grant_ WHERE expires_at <= $1")
         .bind(now)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+        .execute(p)
+        .await
+        .map(|done| done.rows_affected()))?;
+    Ok(done)
 }
 
 /// The last block follower `name` has processed, if it ever ran.
 pub async fn cursor(db: &Db, name: &str) -> Result<Option<u64>, sqlx::Error> {
-    let block: Option<i64> = sqlx::query_scalar("SELECT block FROM chain_cursor WHERE name = ?")
+    let block: Option<i64> = with_pool!(db, p => sqlx::query_scalar("SELECT block FROM chain_cursor WHERE name = $1")
         .bind(name)
-        .fetch_optional(db)
-        .await?;
+        .fetch_optional(p)
+        .await)?;
     Ok(block.map(|b| b as u64))
 }
 
 /// Records that follower `name` has processed every block up to `block`.
 pub async fn set_cursor(db: &Db, name: &str, block: u64) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO chain_cursor (name, block) VALUES (?1, ?2) \
-         ON CONFLICT (name) DO UPDATE SET block = ?2",
+    with_pool!(db, p => sqlx::query(
+        "INSERT INTO chain_cursor (name, block) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET block = $2",
     )
     .bind(name)
     .bind(block as i64)
-    .execute(db)
-    .await?;
+    .execute(p)
+    .await
+    .map(|done| done.rows_affected()))?;
     Ok(())
 }

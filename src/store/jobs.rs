@@ -1,6 +1,6 @@
 //! The minter's outbox: chain jobs (one nonce each) and every signed attempt at them.
 
-use super::Db;
+use super::{Db, with_pool};
 
 /// A chain job.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -68,76 +68,78 @@ pub async fn create(
     claim_ids: &[i64],
     now: i64,
 ) -> Result<JobRow, sqlx::Error> {
-    let mut tx = db.begin().await?;
-    let row: JobRow = sqlx::query_as(&format!(
-        "INSERT INTO chain_job (kind, event_id, sender, nonce, to_address, input, gas_limit, \
-         status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?) RETURNING {COLUMNS}"
-    ))
-    .bind(job.kind)
-    .bind(job.event_id)
-    .bind(job.sender)
-    .bind(job.nonce)
-    .bind(job.to_address)
-    .bind(job.input)
-    .bind(job.gas_limit)
-    .bind(now)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    for id in claim_ids {
-        let tied = sqlx::query(
-            "UPDATE claim SET job_id = ?, updated_at = ? \
-             WHERE claim_id = ? AND status = 'pending' AND job_id IS NULL",
-        )
-        .bind(row.job_id)
+    with_pool!(db, p => {
+        let mut tx = p.begin().await?;
+        let row: JobRow = sqlx::query_as(&format!(
+            "INSERT INTO chain_job (kind, event_id, sender, nonce, to_address, input, gas_limit, \
+             status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9) RETURNING {COLUMNS}"
+        ))
+        .bind(job.kind)
+        .bind(job.event_id)
+        .bind(job.sender)
+        .bind(job.nonce)
+        .bind(job.to_address)
+        .bind(job.input)
+        .bind(job.gas_limit)
         .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if tied != 1 {
-            return Err(sqlx::Error::RowNotFound);
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        for id in claim_ids {
+            let tied = sqlx::query(
+                "UPDATE claim SET job_id = $1, updated_at = $2 \
+                 WHERE claim_id = $3 AND status = 'pending' AND job_id IS NULL",
+            )
+            .bind(row.job_id)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if tied != 1 {
+                return Err(sqlx::Error::RowNotFound);
+            }
         }
-    }
-    tx.commit().await?;
-    Ok(row)
+        tx.commit().await?;
+        Ok(row)
+    })
 }
 
 /// Open jobs of `sender`, lowest nonce first.
 pub async fn open(db: &Db, sender: &str) -> Result<Vec<JobRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM chain_job WHERE status = 'open' AND sender = ? ORDER BY nonce"
+    with_pool!(db, p => sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM chain_job WHERE status = 'open' AND sender = $1 ORDER BY nonce"
     ))
     .bind(sender)
-    .fetch_all(db)
-    .await
+    .fetch_all(p)
+    .await)
 }
 
 /// Whether `event_id` has an open job of `kind`.
 pub async fn has_open(db: &Db, kind: &str, event_id: &str) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM chain_job WHERE status = 'open' AND kind = ? AND event_id = ?",
+    let n: i64 = with_pool!(db, p => sqlx::query_scalar(
+        "SELECT count(*) FROM chain_job WHERE status = 'open' AND kind = $1 AND event_id = $2",
     )
     .bind(kind)
     .bind(event_id)
-    .fetch_one(db)
-    .await?;
+    .fetch_one(p)
+    .await)?;
     Ok(n > 0)
 }
 
 /// The highest nonce any job of `sender` took.
 pub async fn max_nonce(db: &Db, sender: &str) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT max(nonce) FROM chain_job WHERE sender = ?")
+    with_pool!(db, p => sqlx::query_scalar("SELECT max(nonce) FROM chain_job WHERE sender = $1")
         .bind(sender)
-        .fetch_one(db)
-        .await
+        .fetch_one(p)
+        .await)
 }
 
 /// Records a signed attempt before it is sent.
 pub async fn record_attempt(db: &Db, job_id: i64, attempt: &Attempt) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    with_pool!(db, p => sqlx::query(
         "INSERT INTO chain_tx (tx_hash, job_id, max_fee, priority_fee, raw, sent_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&attempt.tx_hash)
     .bind(job_id)
@@ -145,20 +147,22 @@ pub async fn record_attempt(db: &Db, job_id: i64, attempt: &Attempt) -> Result<(
     .bind(&attempt.priority_fee)
     .bind(&attempt.raw)
     .bind(attempt.sent_at)
-    .execute(db)
-    .await?;
+    .execute(p)
+    .await
+    .map(|done| done.rows_affected()))?;
     Ok(())
 }
 
-/// The attempts at a job, oldest first.
+/// The attempts at a job, oldest first (each bump raises the fee: its decimal text is longer,
+/// or as long and greater).
 pub async fn attempts(db: &Db, job_id: i64) -> Result<Vec<Attempt>, sqlx::Error> {
-    sqlx::query_as(
+    with_pool!(db, p => sqlx::query_as(
         "SELECT tx_hash, max_fee, priority_fee, raw, sent_at FROM chain_tx \
-         WHERE job_id = ? ORDER BY sent_at, rowid",
+         WHERE job_id = $1 ORDER BY sent_at, length(max_fee), max_fee",
     )
     .bind(job_id)
-    .fetch_all(db)
-    .await
+    .fetch_all(p)
+    .await)
 }
 
 /// Settles a job: `mined` or `failed` by `tx_hash`, or `replaced` (no hash).
@@ -170,15 +174,16 @@ pub async fn finish(
     gas_used: Option<i64>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE chain_job SET status = ?, tx_hash = ?, gas_used = ?, updated_at = ? WHERE job_id = ?",
+    with_pool!(db, p => sqlx::query(
+        "UPDATE chain_job SET status = $1, tx_hash = $2, gas_used = $3, updated_at = $4 WHERE job_id = $5",
     )
     .bind(status)
     .bind(tx_hash)
     .bind(gas_used)
     .bind(now)
     .bind(job_id)
-    .execute(db)
-    .await?;
+    .execute(p)
+    .await
+    .map(|done| done.rows_affected()))?;
     Ok(())
 }

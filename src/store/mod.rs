@@ -1,4 +1,9 @@
 //! The database: every SQL statement of Marquee lives in this module's children.
+//!
+//! Two databases are spoken: SQLite (embedded, the default) and PostgreSQL (several nodes).
+//! Statements are written once where both dialects read them alike, with `$N` parameters,
+//! which both accept; [`with_pool!`] compiles such code once per driver. Where the dialects
+//! differ the statement says so with [`Db::dialect`].
 
 pub mod attendance;
 pub mod batch;
@@ -7,6 +12,7 @@ pub mod events;
 pub mod grants;
 pub mod jobs;
 pub mod keys;
+pub mod lease;
 pub mod nonces;
 pub mod script;
 pub mod sessions;
@@ -15,14 +21,126 @@ pub mod stats;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 
-/// The shared connection pool.
-pub type Db = SqlitePool;
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Opens (creating if needed) the database at `url` and applies the migrations.
+/// The shared connection pool, of whichever database the URL named.
+#[derive(Debug, Clone)]
+pub enum Db {
+    /// An SQLite file: one node.
+    Sqlite(SqlitePool),
+    /// A PostgreSQL server: any number of nodes.
+    Postgres(PgPool),
+}
+
+/// Which SQL a database speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// One connection taken from the pool, of either database.
+#[derive(Debug)]
+pub enum Conn {
+    /// SQLite.
+    Sqlite(PoolConnection<Sqlite>),
+    /// PostgreSQL.
+    Postgres(PoolConnection<Postgres>),
+}
+
+/// Evaluates `$body` with `$pool` bound to whatever `$db` (a [`Db`] or a [`Conn`]) holds: the
+/// same code, type-checked and compiled once per driver.
+macro_rules! with_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// [`with_pool!`] for a [`Conn`]: `$conn` is bound to the driver's connection (`&mut`).
+macro_rules! with_conn {
+    ($c:expr, $conn:ident => $body:expr) => {
+        match $c {
+            $crate::store::Conn::Sqlite($conn) => {
+                let $conn = &mut **$conn;
+                $body
+            }
+            $crate::store::Conn::Postgres($conn) => {
+                let $conn = &mut **$conn;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_conn;
+
+impl Db {
+    /// The dialect of this database.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Db::Sqlite(_) => Dialect::Sqlite,
+            Db::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// A connection of its own, for work that keeps one.
+    pub async fn acquire(&self) -> Result<Conn, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(p) => Conn::Sqlite(p.acquire().await?),
+            Db::Postgres(p) => Conn::Postgres(p.acquire().await?),
+        })
+    }
+
+    /// Closes every connection (a node shutting down).
+    pub async fn close(&self) {
+        with_pool!(self, p => p.close().await)
+    }
+}
+
+impl Conn {
+    /// The dialect of this connection.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Conn::Sqlite(_) => Dialect::Sqlite,
+            Conn::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Has the pool close this connection rather than reuse it (it failed mid-transaction).
+    pub fn close_on_drop(&mut self) {
+        match self {
+            Conn::Sqlite(c) => c.close_on_drop(),
+            Conn::Postgres(c) => c.close_on_drop(),
+        }
+    }
+}
+
+/// Opens the database at `url` (`sqlite://…`, created if missing, or `postgres://…`) and
+/// applies the migrations of its dialect.
 pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let opts = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(opts)
+            .await?;
+        // The migrator holds an advisory lock: nodes starting together migrate once.
+        POSTGRES_MIGRATIONS.run(&pool).await?;
+        return Ok(Db::Postgres(pool));
+    }
     let opts = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         // WAL lets readers go on while one writer commits; NORMAL is durable in WAL mode
@@ -35,16 +153,28 @@ pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
         .max_connections(8)
         .connect_with(opts)
         .await?;
-    sqlx::migrate!("./migrations").run(&pool).await?;
-    Ok(pool)
+    SQLITE_MIGRATIONS.run(&pool).await?;
+    Ok(Db::Sqlite(pool))
 }
 
 /// Whether the database answers.
 pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1").execute(db).await.map(|_| ())
+    with_pool!(db, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))
 }
 
 /// Whether a sqlx error is a unique-constraint violation.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// A 64-bit key for PostgreSQL's advisory locks, from the parts of what is locked.
+pub(crate) fn lock_key(parts: &[&str]) -> i64 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    let digest = h.finalize();
+    i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
 }

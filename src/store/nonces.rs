@@ -7,14 +7,14 @@
 //! that recorded its nonce.
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 
 use rand_core::RngCore;
-use sqlx::SqliteConnection;
 
-use super::Db;
 use super::batch::{Batch, Batcher};
+use super::{Conn, Db, with_conn, with_pool};
 
-/// Most nonces written by one statement (SQLite allows 32766 bound values).
+/// Most nonces written by one statement (SQLite allows 32766 bound values, PostgreSQL 65535).
 const BATCH: usize = 512;
 
 /// Records used nonces in batches; cheap to clone.
@@ -39,10 +39,7 @@ impl Batch for UsedNonces {
     const NAME: &'static str = "recording used nonces";
     const MAX: usize = BATCH;
 
-    async fn run(
-        conn: &mut SqliteConnection,
-        items: &[(String, i64)],
-    ) -> Result<Vec<bool>, sqlx::Error> {
+    async fn run(conn: &mut Conn, items: &[(String, i64)]) -> Result<Vec<bool>, sqlx::Error> {
         let items: Vec<(&str, i64)> = items.iter().map(|(n, e)| (n.as_str(), *e)).collect();
         consume_all(conn, &items).await
     }
@@ -54,10 +51,7 @@ impl Batch for UsedNonces {
 /// The usual batch holds no nonce used before: one statement writes it and answers with a
 /// count, not a row per nonce. Only when the count falls short (a replay) is a second statement
 /// needed, to find which rows carry this batch's random tag.
-pub async fn consume_all(
-    conn: &mut SqliteConnection,
-    items: &[(&str, i64)],
-) -> Result<Vec<bool>, sqlx::Error> {
+pub async fn consume_all(conn: &mut Conn, items: &[(&str, i64)]) -> Result<Vec<bool>, sqlx::Error> {
     let mut seen = HashSet::with_capacity(items.len());
     let first: Vec<bool> = items.iter().map(|(n, _)| seen.insert(*n)).collect();
     let unique: Vec<(&str, i64)> = items
@@ -67,28 +61,36 @@ pub async fn consume_all(
         .collect();
     let batch = i64::from_ne_bytes(rand_core::OsRng.next_u64().to_ne_bytes());
     let mut sql = String::from("INSERT INTO used_nonce (nonce, expires_at, batch) VALUES ");
+    // Every row's tag is the same parameter, bound once.
     for i in 0..unique.len() {
-        sql.push_str(if i == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" });
+        let sep = if i == 0 { "" } else { ", " };
+        write!(sql, "{sep}(${}, ${}, $1)", 2 * i + 2, 2 * i + 3).expect("to a string");
     }
     sql.push_str(" ON CONFLICT (nonce) DO NOTHING");
-    let mut q = sqlx::query(&sql);
-    for (nonce, expires_at) in &unique {
-        q = q.bind(*nonce).bind(*expires_at).bind(batch);
-    }
-    let written = q.execute(&mut *conn).await?.rows_affected();
+    let written = with_conn!(conn, c => {
+        let mut q = sqlx::query(&sql).bind(batch);
+        for (nonce, expires_at) in &unique {
+            q = q.bind(*nonce).bind(*expires_at);
+        }
+        q.execute(c).await?.rows_affected()
+    });
     let ours: HashSet<String> = if written == unique.len() as u64 {
         unique.iter().map(|(n, _)| (*n).to_string()).collect()
     } else {
-        let mut sql = String::from("SELECT nonce FROM used_nonce WHERE batch = ? AND nonce IN (");
+        let mut sql = String::from("SELECT nonce FROM used_nonce WHERE batch = $1 AND nonce IN (");
         for i in 0..unique.len() {
-            sql.push_str(if i == 0 { "?" } else { ", ?" });
+            let sep = if i == 0 { "" } else { ", " };
+            write!(sql, "{sep}${}", i + 2).expect("to a string");
         }
         sql.push(')');
-        let mut q = sqlx::query_scalar(&sql).bind(batch);
-        for (nonce, _) in &unique {
-            q = q.bind(*nonce);
-        }
-        q.fetch_all(&mut *conn).await?.into_iter().collect()
+        let found: Vec<String> = with_conn!(conn, c => {
+            let mut q = sqlx::query_scalar(&sql).bind(batch);
+            for (nonce, _) in &unique {
+                q = q.bind(*nonce);
+            }
+            q.fetch_all(c).await?
+        });
+        found.into_iter().collect()
     };
     Ok(items
         .iter()
@@ -99,9 +101,9 @@ pub async fn consume_all(
 
 /// Forgets used nonces that expired before `now`: they are refused by their expiry anyway.
 pub async fn purge_expired(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM used_nonce WHERE expires_at <= ?")
+    with_pool!(db, p => sqlx::query("DELETE FROM used_nonce WHERE expires_at <= $1")
         .bind(now)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+        .execute(p)
+        .await
+        .map(|done| done.rows_affected()))
 }

@@ -1,14 +1,16 @@
-//! Several SQL statements sent to SQLite's thread as one query, so that a transaction of a
-//! few statements costs one hand-off to it rather than two per statement.
+//! Parameters of statements run with values chosen at run time, and SQLite scripts: several
+//! statements sent to SQLite's thread as one query, so that a transaction of a few statements
+//! costs one hand-off to it rather than two per statement.
 //!
-//! Written by hand because sqlx binds numbered parameters (`?N`) of a multi-statement query
-//! wrongly when a statement skips a number: it counts the skipped numbers against the next
-//! statements' parameters. Positional ones (`?`) are consumed in order, so a script is written
-//! with numbered parameters and run with positional ones, each value bound where it is used.
+//! Scripts are written by hand because sqlx binds numbered parameters of a multi-statement
+//! SQLite query wrongly when a statement skips a number: it counts the skipped numbers against
+//! the next statements' parameters. Positional ones (`?`) are consumed in order, so a script is
+//! written with numbered parameters (`$N`) and run with positional ones, each value bound where
+//! it is used.
 
-use sqlx::Sqlite;
 use sqlx::query::QueryAs;
 use sqlx::sqlite::SqliteArguments;
+use sqlx::{Database, Encode, Sqlite, Type};
 
 /// A parameter value.
 #[derive(Debug, Clone)]
@@ -28,7 +30,28 @@ impl Arg {
     }
 }
 
-/// Statements with numbered parameters, rewritten to positional ones.
+/// Binds `args` in order to `q`, a statement of any database.
+pub fn bind<'q, DB, O>(
+    mut q: QueryAs<'q, DB, O, <DB as Database>::Arguments<'q>>,
+    args: &'q [Arg],
+) -> QueryAs<'q, DB, O, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    i64: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    &'q str: Encode<'q, DB> + Type<DB>,
+{
+    for arg in args {
+        q = match arg {
+            Arg::Int(i) => q.bind(*i),
+            Arg::Text(s) => q.bind(s.as_str()),
+            Arg::Null => q.bind(None::<i64>),
+        };
+    }
+    q
+}
+
+/// SQLite statements with numbered parameters, rewritten to positional ones.
 #[derive(Debug)]
 pub struct Script {
     sql: String,
@@ -37,13 +60,14 @@ pub struct Script {
 }
 
 impl Script {
-    /// Rewrites `sql`, whose parameters are all `?N` (and whose string literals hold no `?`).
+    /// Rewrites `sql`, whose parameters are all `$N` (and whose string literals hold no `$`).
     pub fn new(sql: &str) -> Self {
         let mut out = String::with_capacity(sql.len());
         let mut order = Vec::new();
         let mut rest = sql;
-        while let Some(at) = rest.find('?') {
-            out.push_str(&rest[..=at]);
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            out.push('?');
             rest = &rest[at + 1..];
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
             order.push(rest[..digits].parse().expect("numbered parameter"));
@@ -53,7 +77,7 @@ impl Script {
         Self { sql: out, order }
     }
 
-    /// The script as a query of rows `O`, with `args[N - 1]` bound for every `?N`.
+    /// The script as a query of rows `O`, with `args[N - 1]` bound for every `$N`.
     pub fn query_as<'q, O>(&'q self, args: &[Arg]) -> QueryAs<'q, Sqlite, O, SqliteArguments<'q>>
     where
         O: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
@@ -76,7 +100,7 @@ mod tests {
 
     #[test]
     fn numbered_parameters_become_positional() {
-        let s = Script::new("SELECT ?2, ?1;\nUPDATE t SET a = ?12 WHERE b = ?2");
+        let s = Script::new("SELECT $2, $1;\nUPDATE t SET a = $12 WHERE b = $2");
         assert_eq!(s.sql, "SELECT ?, ?;\nUPDATE t SET a = ? WHERE b = ?");
         assert_eq!(s.order, [2, 1, 12, 2]);
     }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::Db;
+use super::{Db, with_pool};
 
 /// Upper bounds (minutes, exclusive) of the watch-time buckets; the last bucket is open.
 const BUCKETS_MINUTES: [u64; 6] = [1, 5, 15, 30, 60, 120];
@@ -76,30 +76,29 @@ pub async fn event(
     now: i64,
     min_watch_ms: Option<i64>,
 ) -> Result<EventStats, sqlx::Error> {
-    let (live_sessions, live_viewers): (i64, i64) = sqlx::query_as(
+    let (live_sessions, live_viewers): (i64, i64) = with_pool!(db, p => sqlx::query_as(
         "SELECT count(*), count(DISTINCT wallet) FROM grant_ \
-         WHERE event_id = ?1 AND revoked_at IS NULL AND lease_until > ?2 AND expires_at > ?2 \
+         WHERE event_id = $1 AND revoked_at IS NULL AND lease_until > $2 AND expires_at > $2 \
            AND session_id NOT IN (SELECT session_id FROM revoked_session)",
     )
     .bind(event_id)
     .bind(now)
-    .fetch_one(db)
-    .await?;
-    let joins: i64 = sqlx::query_scalar("SELECT count(*) FROM grant_ WHERE event_id = ?")
+    .fetch_one(p)
+    .await)?;
+    let joins: i64 = with_pool!(db, p => sqlx::query_scalar("SELECT count(*) FROM grant_ WHERE event_id = $1")
         .bind(event_id)
-        .fetch_one(db)
-        .await?;
-    let watched: Vec<i64> = sqlx::query_scalar(
-        "SELECT watched_ms FROM attendance WHERE event_id = ? ORDER BY watched_ms",
+        .fetch_one(p)
+        .await)?;
+    let watched: Vec<i64> = with_pool!(db, p => sqlx::query_scalar(
+        "SELECT watched_ms FROM attendance WHERE event_id = $1 ORDER BY watched_ms",
     )
     .bind(event_id)
-    .fetch_all(db)
-    .await?;
-    let by_status: Vec<(String, i64)> =
-        sqlx::query_as("SELECT status, count(*) FROM claim WHERE event_id = ? GROUP BY status")
+    .fetch_all(p)
+    .await)?;
+    let by_status: Vec<(String, i64)> = with_pool!(db, p => sqlx::query_as("SELECT status, count(*) FROM claim WHERE event_id = $1 GROUP BY status")
             .bind(event_id)
-            .fetch_all(db)
-            .await?;
+            .fetch_all(p)
+            .await)?;
     let mut claims = Claims::default();
     for (status, n) in by_status {
         match status.as_str() {

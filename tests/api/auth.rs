@@ -27,13 +27,11 @@ async fn a_nonce_signs_in_once() {
 
     // Never issued: made up, well-formed but signed with another key, or ours but expired
     // (made with the app's own nonce key, read from its database).
-    let db = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
-    let (key,): (String,) = sqlx::query_as("SELECT secret FROM token_key WHERE purpose = 'nonce'")
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    let key: [u8; 32] = alloy::hex::decode(key).unwrap().try_into().unwrap();
     let now = marquee::time_util::now_ms();
+    let db = marquee::store::connect(&app.database_url).await.unwrap();
+    let keys = marquee::store::keys::current(&db, now).await.unwrap();
+    let key = &keys.iter().find(|k| k.purpose == "nonce").unwrap().secret;
+    let key: [u8; 32] = alloy::hex::decode(key).unwrap().try_into().unwrap();
     for nonce in [
         "NeverIssued123".to_string(),
         marquee::auth::nonce::issue(&[9u8; 32], now + 60_000).text,
@@ -56,9 +54,8 @@ async fn a_nonce_signs_in_once() {
 /// duplicate within the batch: only the first sight of each new nonce wins.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_of_used_nonces_tells_replays_apart() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("n.db").display());
-    let db = marquee::store::connect(&url).await.unwrap();
+    let test_db = TestDb::new().await;
+    let db = marquee::store::connect(&test_db.url).await.unwrap();
     let mut conn = db.acquire().await.unwrap();
     let consume = marquee::store::nonces::consume_all;
     assert_eq!(consume(&mut conn, &[("old", 9)]).await.unwrap(), [true]);

@@ -105,10 +105,9 @@ fn siwe_checks_never_panic_on_any_text() {
 #[test]
 fn token_verification_never_panics_and_accepts_only_real_tokens() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("k.db").display());
     let ring = rt.block_on(async {
-        let db = marquee::store::connect(&url).await.unwrap();
+        let test_db = crate::database::TestDb::new().await;
+        let db = marquee::store::connect(&test_db.url).await.unwrap();
         KeyRing::load_or_create(&db).await.unwrap()
     });
     let tokens = Tokens::new(Arc::new(ring), "http://127.0.0.1:8080".into());

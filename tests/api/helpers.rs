@@ -1,5 +1,6 @@
 //! Test fixture: a fresh Anvil with the contracts deployed, and the real app on a random port
-//! with its own SQLite database, driven over HTTP by wallets that sign with alloy.
+//! with its own database (SQLite, or PostgreSQL: see `database`), driven over HTTP by wallets
+//! that sign with alloy.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
+pub use crate::database::TestDb;
 pub use crate::rpc_log::RpcLog;
 
 pub struct TestApp {
@@ -30,11 +32,12 @@ pub struct TestApp {
     pub contracts: Deployment,
     /// Signs as the organizer/minter (DEV_KEYS[0]).
     pub admin: DynProvider,
-    /// The app's own SQLite database.
+    /// The app's own database (SQLite, or PostgreSQL when the suite runs on it).
     pub database_url: String,
     /// What the app sent to the chain.
     pub rpc: RpcLog,
-    _dir: tempfile::TempDir,
+    /// Dropped with the app (PostgreSQL: after the app's own pool).
+    _db: TestDb,
 }
 
 pub fn wallet(i: usize) -> PrivateKeySigner {
@@ -75,8 +78,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut SettingsArgs)) -> TestApp {
     let contracts = deploy::deploy(&admin, admin_addr, &format!("{url}/api/v1/poap/"), true)
         .await
         .expect("deploy");
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}", dir.path().join("marquee.db").display());
+    let db = TestDb::new().await;
+    let database_url = db.url.clone();
     let (rpc_url, rpc) = RpcLog::start(anvil.url.to_string()).await;
     let mut args = SettingsArgs {
         listen: Some(([127, 0, 0, 1], port).into()),
@@ -107,7 +110,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut SettingsArgs)) -> TestApp {
         admin,
         database_url,
         rpc,
-        _dir: dir,
+        _db: db,
     };
     app.ready().await;
     app

@@ -4,6 +4,7 @@
 mod attendance;
 mod auth;
 mod contracts;
+mod database;
 mod delegation;
 mod edge;
 mod events;

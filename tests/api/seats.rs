@@ -192,8 +192,8 @@ async fn fungible_tickets_are_revoked_only_when_the_gate_no_longer_holds() {
 #[tokio::test(flavor = "multi_thread")]
 async fn revocation_catches_up_on_transfers_made_while_the_node_was_down() {
     let mut app = spawn_app().await;
-    let dir = tempfile::tempdir().unwrap();
-    let database = format!("sqlite://{}", dir.path().join("node.db").display());
+    let db = TestDb::new().await;
+    let database = db.url.clone();
     let port = free_port();
     let (a, b) = (wallet(1), wallet(2));
     let ticket = app.mint_pass(a.address()).await;

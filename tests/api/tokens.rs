@@ -23,12 +23,11 @@ fn claims_of(token: &str) -> Value {
 /// The session key as stored (the test reads the app's own database, as an attacker who
 /// somehow read it would).
 async fn session_key(app: &TestApp, kid: &str) -> EncodingKey {
-    let db = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
-    let (pem,): (String,) = sqlx::query_as("SELECT secret FROM token_key WHERE kid = ?")
-        .bind(kid)
-        .fetch_one(&db)
+    let db = marquee::store::connect(&app.database_url).await.unwrap();
+    let keys = marquee::store::keys::current(&db, marquee::time_util::now_ms())
         .await
         .unwrap();
+    let pem = &keys.iter().find(|k| k.kid == kid).unwrap().secret;
     EncodingKey::from_ed_pem(pem.as_bytes()).unwrap()
 }
 

@@ -36,14 +36,14 @@ test-contracts: deps ## Forge tests of the contracts (offline, through solc-js)
 gas: deps ## Gas report of the contracts: every function's cost in the forge tests
 	cd contracts && $(FORGE) test --gas-report
 
-test-rust: deps ## Rust unit and integration tests (real Anvil, real app over HTTP)
-	cargo test --all-targets
+test-rust: deps ## Rust unit and integration tests (real Anvil, real app over HTTP, SQLite)
+	env -u MARQUEE_TEST_POSTGRES cargo test --all-targets
 
 test-postgres: deps ## The integration suite on PostgreSQL: MARQUEE_TEST_POSTGRES=postgres://user@host:port/db (each test creates and drops a database there)
 	@[ -n "$$MARQUEE_TEST_POSTGRES" ] || { echo "set MARQUEE_TEST_POSTGRES, e.g. postgres://postgres@127.0.0.1:5432/test" >&2; exit 2; }
 	cargo test --test api
 
-bench: deps bench-tools ## Performance figures beside their baselines (release build; sections auth, join, stream, claims)
+bench: deps bench-tools ## Performance figures beside their baselines (release build; sections auth, join, stream, claims, scale)
 	cargo bench --bench marquee
 
 bench-tools: deps ## Install the load generator of the stream section (wrk) when missing

@@ -17,6 +17,9 @@
 //!
 //! claims: 1,000 wallets claim at once in mint mode: time until recorded, time until minted on
 //! Anvil, transactions and gas per attendee, and a single mint's gas, beside POAP's contract.
+//!
+//! scale: sign-ins and joins per second with one node and two nodes on PostgreSQL, and one
+//! node on SQLite.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -39,6 +42,8 @@ use serde_json::{Value, json};
 
 #[path = "marquee/claims.rs"]
 mod claims;
+#[path = "marquee/scale.rs"]
+mod scale;
 #[path = "marquee/stream.rs"]
 mod stream;
 
@@ -70,6 +75,9 @@ fn main() {
     }
     if wants("claims") {
         rt.block_on(claims::claims());
+    }
+    if wants("scale") {
+        rt.block_on(scale::scale());
     }
 }
 
@@ -163,10 +171,14 @@ async fn auth() {
     logins_over_http(fast).await;
 }
 
-/// A `marquee serve` process on a free port with a fresh SQLite database.
+/// A `marquee serve` process on a free port with a fresh SQLite database (or the database
+/// its environment names).
 struct Server {
     child: std::process::Child,
+    /// Where it listens.
     url: String,
+    /// The service's public URL: its own, or the first node's when several serve as one.
+    public: String,
     _dir: tempfile::TempDir,
 }
 
@@ -180,7 +192,7 @@ impl Drop for Server {
 impl Server {
     /// The SIWE domain of this server.
     fn domain(&self) -> String {
-        self.url.trim_start_matches("http://").to_string()
+        self.public.trim_start_matches("http://").to_string()
     }
 
     /// The organizer (the first dev key) signed in: (client, session token).
@@ -218,7 +230,8 @@ async fn start_server() -> Server {
     .await
 }
 
-/// A `marquee serve` process with fresh SQLite, rate limits lifted, and `env` on top.
+/// A `marquee serve` process with fresh SQLite, rate limits lifted, and `env` on top (which
+/// may name another database and public URL).
 async fn start_server_with(env: &[(&str, String)]) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -256,9 +269,14 @@ async fn start_server_with(env: &[(&str, String)]) -> Server {
         assert!(Instant::now() < deadline, "marquee serve did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let public = env
+        .iter()
+        .find(|(k, _)| *k == "MARQUEE_PUBLIC_URL")
+        .map_or_else(|| url.clone(), |(_, v)| v.clone());
     Server {
         child,
         url,
+        public,
         _dir: dir,
     }
 }
@@ -289,7 +307,8 @@ async fn sign_in(http: &reqwest::Client, url: &str, domain: &str, key: &PrivateK
     session(http, url, domain, key).await.is_some()
 }
 
-/// Signs in as `key` and returns the session token.
+/// Signs in as `key` at `url` (a node of the service whose SIWE domain is `domain`) and
+/// returns the session token.
 async fn session(
     http: &reqwest::Client,
     url: &str,
@@ -308,7 +327,7 @@ async fn session(
         .map_err(|e| eprintln!("nonce body: {e:?}"))
         .ok()?;
     let message = format!(
-        "{domain} wants you to sign in with your Ethereum account:\n{}\n\nSign in to watch.\n\nURI: {url}\nVersion: 1\nChain ID: 31337\nNonce: {}\nIssued At: {}",
+        "{domain} wants you to sign in with your Ethereum account:\n{}\n\nSign in to watch.\n\nURI: http://{domain}\nVersion: 1\nChain ID: 31337\nNonce: {}\nIssued At: {}",
         key.address(),
         n["nonce"].as_str().unwrap_or_default(),
         marquee::time_util::rfc3339(time::OffsetDateTime::now_utc()),
@@ -355,17 +374,28 @@ struct Measured {
     failed: u64,
 }
 
-/// Runs `load` from [`CLIENTS`] concurrent clients against `server` (and `anvil`, whose CPU
-/// time is counted too).
-async fn measure(server: &Server, anvil: Option<u32>, load: Load, period: Duration) -> Measured {
-    let url = server.url.clone();
-    let domain = url.trim_start_matches("http://").to_string();
+/// Runs `load` from [`CLIENTS`] concurrent clients spread over the nodes `servers` (and
+/// `anvil`, whose CPU time is counted too, as the nodes' is).
+async fn measure(
+    servers: &[&Server],
+    anvil: Option<u32>,
+    load: Load,
+    period: Duration,
+) -> Measured {
+    let domain = servers[0].domain();
+    let server_cpu = || {
+        servers
+            .iter()
+            .map(|s| cpu_time(s.child.id()))
+            .sum::<Duration>()
+    };
     let done = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for client in 0..CLIENTS {
-        let (url, domain, load) = (url.clone(), domain.clone(), load.clone());
+        let url = servers[client % servers.len()].url.clone();
+        let (domain, load) = (domain.clone(), load.clone());
         let (done, failed, stop) = (done.clone(), failed.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
@@ -411,14 +441,14 @@ async fn measure(server: &Server, anvil: Option<u32>, load: Load, period: Durati
     let anvil_cpu = || anvil.map(cpu_time).unwrap_or_default();
     let (n0, cpu0, anvil0, t0) = (
         done.load(Ordering::Relaxed),
-        cpu_time(server.child.id()),
+        server_cpu(),
         anvil_cpu(),
         Instant::now(),
     );
     tokio::time::sleep(period).await;
     let (n1, cpu1, anvil1, elapsed) = (
         done.load(Ordering::Relaxed),
-        cpu_time(server.child.id()),
+        server_cpu(),
         anvil_cpu(),
         t0.elapsed(),
     );
@@ -443,8 +473,8 @@ async fn logins_over_http(recovery_us: f64) {
         cpu_us,
         failed: failures,
         ..
-    } = measure(&server, None, Load::SignIn, MEASURE).await;
-    let nonce_us = measure(&server, None, Load::Nonce, MEASURE / 2)
+    } = measure(&[&server], None, Load::SignIn, MEASURE).await;
+    let nonce_us = measure(&[&server], None, Load::Nonce, MEASURE / 2)
         .await
         .cpu_us;
     println!(
@@ -512,14 +542,14 @@ async fn join() {
         cpu_us: warm_cpu,
         failed: warm_failed,
         ..
-    } = measure(&server, None, load(false), MEASURE).await;
+    } = measure(&[&server], None, load(false), MEASURE).await;
     let warm_rpc = rpc_requests.swap(0, Ordering::Relaxed);
     let Measured {
         per_second: cold,
         cpu_us: cold_cpu,
         anvil_cpu_us: cold_anvil_cpu,
         failed: cold_failed,
-    } = measure(&server, anvil.pid(), load(true), COLD_MEASURE).await;
+    } = measure(&[&server], anvil.pid(), load(true), COLD_MEASURE).await;
     let cold_rpc = rpc_requests.swap(0, Ordering::Relaxed);
     let cold_joins = (CLIENTS * EVENTS) as f64;
 
@@ -552,7 +582,7 @@ async fn join() {
         url: anvil.url.to_string(),
         body: Arc::new(body),
     };
-    let direct = measure(&server, anvil.pid(), load, COLD_MEASURE).await;
+    let direct = measure(&[&server], anvil.pid(), load, COLD_MEASURE).await;
 
     println!(
         "joins per second, warm ({CLIENTS} clients)      {warm:8.0} /s   (goal 2000 /s; failures {warm_failed})"

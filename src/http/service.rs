@@ -42,10 +42,16 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
                     "the chain's transfers are not being followed yet",
                 ));
             }
+            let minter = match &state.minter {
+                Some(m) if m.leads() => "leader",
+                Some(_) => "standby",
+                None => "off",
+            };
             Ok(Json(json!({
                 "database": "ok",
                 "chain": "ok",
                 "followed_block": follower.block(),
+                "minter": minter,
             })))
         }
         Ok(id) => Err(ApiError::new(

@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use alloy::consensus::TxEnvelope;
@@ -56,9 +57,16 @@ pub struct MinterHandle {
     ready: Arc<Mutex<HashSet<String>>>,
     readied: Arc<Notify>,
     vouchers: Arc<Vouchers>,
+    leads: Arc<AtomicBool>,
 }
 
 impl MinterHandle {
+    /// Whether this node holds the minter's lease (of the nodes sharing a database, the one
+    /// that mints).
+    pub fn leads(&self) -> bool {
+        self.leads.load(Ordering::Relaxed)
+    }
+
     /// Asks the minter to look for work now.
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -136,6 +144,7 @@ impl Minter {
             wake: Arc::default(),
             ready: Arc::default(),
             readied: Arc::default(),
+            leads: Arc::default(),
             vouchers: Arc::new(Vouchers::new(
                 config.signer.clone(),
                 config.chain_id,
@@ -178,11 +187,13 @@ impl Minter {
                                     );
                                 }
                                 renewed = held.then(Instant::now);
+                                self.handle.leads.store(held, Ordering::Relaxed);
                                 held
                             }
                             Err(e) => {
                                 tracing::warn!(error = %e, "could not renew the minter's lease");
                                 renewed = None;
+                                self.handle.leads.store(false, Ordering::Relaxed);
                                 false
                             }
                         }

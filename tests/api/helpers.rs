@@ -25,7 +25,10 @@ pub use crate::database::TestDb;
 pub use crate::rpc_log::RpcLog;
 
 pub struct TestApp {
+    /// Where requests go (the in-process node, or a node started since).
     pub url: String,
+    /// The public URL of the service: what SIWE messages name and tokens are issued for.
+    pub public_url: String,
     pub domain: String,
     pub http: Client,
     pub anvil: Anvil,
@@ -103,6 +106,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut SettingsArgs)) -> TestApp {
     tokio::spawn(marquee::app::serve(listener, state));
     let app = TestApp {
         domain: format!("127.0.0.1:{port}"),
+        public_url: url.clone(),
         url,
         http: Client::new(),
         anvil,
@@ -201,7 +205,7 @@ impl TestApp {
     pub async fn siwe(&self, address: Address) -> String {
         siwe_message(
             &self.domain,
-            &self.url,
+            &self.public_url,
             address,
             31337,
             &self.nonce().await,
@@ -389,12 +393,53 @@ impl TestApp {
         env: &[(&str, &str)],
     ) -> tokio::process::Child {
         let public_url = format!("http://127.0.0.1:{port}");
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_marquee"))
+        let child = self.node_command(database_url, port, &public_url, env);
+        self.domain = format!("127.0.0.1:{port}");
+        self.url = public_url.clone();
+        self.public_url = public_url;
+        self.ready().await;
+        child
+    }
+
+    /// Starts another node of this service: a `marquee serve` process on this app's database
+    /// and chain, with the same public URL (as behind a load balancer), listening on `port`
+    /// (with `env` set). Waits until it is ready; returns it and the URL that reaches it.
+    /// Requests still go where they went: set `url` to send them to the new node.
+    pub async fn start_peer(
+        &self,
+        port: u16,
+        env: &[(&str, &str)],
+    ) -> (tokio::process::Child, String) {
+        let child = self.node_command(&self.database_url, port, &self.public_url, env);
+        let url = format!("http://127.0.0.1:{port}");
+        eventually(Duration::from_secs(20), || async {
+            let r = self.http.get(format!("{url}/readyz")).send().await.ok()?;
+            (r.status() == 200).then_some(())
+        })
+        .await;
+        (child, url)
+    }
+
+    /// The minter role `/readyz` of the node at `url` reports.
+    pub async fn minter_role(&self, url: &str) -> String {
+        let r = self.http.get(format!("{url}/readyz")).send().await.unwrap();
+        let body: Value = r.json().await.unwrap();
+        body["minter"].as_str().unwrap().to_string()
+    }
+
+    fn node_command(
+        &self,
+        database_url: &str,
+        port: u16,
+        public_url: &str,
+        env: &[(&str, &str)],
+    ) -> tokio::process::Child {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_marquee"))
             .arg("serve")
             .env("MARQUEE_CONFIG", "/dev/null")
             .env_remove("MARQUEE_MINTER_KEY")
             .env("MARQUEE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("MARQUEE_PUBLIC_URL", &public_url)
+            .env("MARQUEE_PUBLIC_URL", public_url)
             .env("MARQUEE_DATABASE_URL", database_url)
             .env("MARQUEE_RPC_URL", self.anvil.url.to_string())
             .env("MARQUEE_CHAIN_ID", "31337")
@@ -411,11 +456,7 @@ impl TestApp {
             .envs(env.iter().copied())
             .kill_on_drop(true)
             .spawn()
-            .unwrap();
-        self.domain = format!("127.0.0.1:{port}");
-        self.url = public_url;
-        self.ready().await;
-        child
+            .unwrap()
     }
 
     /// Waits until the claim of `session`'s wallet at `id` is minted and returns it.

@@ -13,6 +13,7 @@ mod gates;
 mod helpers;
 mod journey;
 mod minting;
+mod nodes;
 mod rpc_log;
 mod seats;
 mod siwe_vectors;

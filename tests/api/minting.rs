@@ -151,6 +151,92 @@ async fn a_minter_killed_mid_batch_mints_every_claim_exactly_once_after_restarts
     );
 }
 
+/// Two nodes with the minter's key share one database: one mints, the other stands by; the
+/// minting one is killed with a batch in flight, and the other takes over, settles that batch
+/// from its receipt and mints the rest, each claim once.
+#[tokio::test(flavor = "multi_thread")]
+async fn when_the_minting_node_dies_another_takes_over_and_mints_nothing_twice() {
+    let mut app = spawn_app_with(|s| s.minter_key = None).await;
+    let poap = app.contracts.poap.to_string();
+    let env = [
+        ("MARQUEE_MINTER_KEY", DEV_KEYS[0]),
+        ("MARQUEE_POAP_CONTRACT", poap.as_str()),
+    ];
+    let (first, first_url) = app.start_peer(free_port(), &env).await;
+    let (second, second_url) = app.start_peer(free_port(), &env).await;
+    let roles = eventually(Duration::from_secs(20), || async {
+        let roles = [
+            app.minter_role(&first_url).await,
+            app.minter_role(&second_url).await,
+        ];
+        roles.contains(&"leader".to_string()).then_some(roles)
+    })
+    .await;
+    let (leader, standby) = match roles.each_ref().map(String::as_str) {
+        ["leader", "standby"] => ((first, first_url), (second, second_url)),
+        ["standby", "leader"] => ((second, second_url), (first, first_url)),
+        other => panic!("one node leads, one stands by: {other:?}"),
+    };
+    let (mut leader, _standby) = (leader.0, standby.0);
+
+    // Everything goes to the standby node: claims made there are minted by the leader, which
+    // alone sends.
+    let in_process = std::mem::replace(&mut app.url, standby.1.clone());
+    let id = app.ended_event(json!({ "mode": "mint" })).await;
+    let viewers: Vec<_> = (0..4).map(|_| stranger()).collect();
+    let mut sessions = Vec::new();
+    for v in &viewers {
+        sessions.push(app.login(v).await);
+    }
+    let nonce_before = app.minter_nonce().await;
+    app.automine(false).await;
+
+    for s in &sessions[..2] {
+        assert_eq!(app.claim(&id, s).await.status(), 202);
+    }
+    app.pooled(calls(AttendancePOAP::createEventCall::SELECTOR))
+        .await;
+    app.mine().await;
+    app.pooled(calls(AttendancePOAP::mintBatchCall::SELECTOR))
+        .await;
+    assert_eq!(app.pool().await.len(), 1, "one node sent one batch");
+
+    // The leader dies with its batch in the pool; the batch is mined; the other node takes
+    // the lease over once it lapses and finds the batch mined rather than sending it again.
+    leader.kill().await.unwrap();
+    app.mine().await;
+    eventually(Duration::from_secs(30), || async {
+        (app.minter_role(&standby.1).await == "leader").then_some(())
+    })
+    .await;
+    for s in &sessions[..2] {
+        app.minted_claim(&id, s).await;
+    }
+    for s in &sessions[2..] {
+        assert_eq!(app.claim(&id, s).await.status(), 202);
+    }
+    app.pooled(calls(AttendancePOAP::mintBatchCall::SELECTOR))
+        .await;
+    app.mine().await;
+
+    app.url = in_process;
+    let mut txs = Vec::new();
+    for (i, s) in sessions.iter().enumerate() {
+        let c = app.minted_claim(&id, s).await;
+        txs.push(c["tx_hash"].as_str().unwrap().to_string());
+        assert_eq!(app.mints_to(viewers[i].address()).await, 1, "viewer {i}");
+    }
+    // The first two were minted by the batch the dead leader sent; every transaction of the
+    // account is createEvent or a batch that minted: nothing was sent twice.
+    assert_eq!(txs[0], txs[1]);
+    txs.sort();
+    txs.dedup();
+    assert_eq!(
+        app.minter_nonce().await - nonce_before,
+        1 + txs.len() as u64
+    );
+}
+
 #[tokio::test]
 async fn a_stuck_mint_transaction_is_sent_again_with_higher_fees() {
     let app = spawn_app_with(|s| s.mint_bump_secs = Some(1)).await;

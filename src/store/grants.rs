@@ -194,18 +194,48 @@ impl Batch for SeatJoins {
                     .execute(&mut **c)
                     .await?;
                 for args in batch {
-                    let mut rows = Vec::new();
-                    for statement in SEAT {
-                        let q = script::bind(sqlx::query_as(statement), args);
-                        rows.extend(q.fetch_all(&mut **c).await?);
-                    }
-                    seatings.push(seating(rows));
+                    let q = script::bind(sqlx::query_as(CALL_SEAT), args);
+                    seatings.push(seating(q.fetch_all(&mut **c).await?));
                 }
                 sqlx::query("COMMIT").execute(&mut **c).await?;
             }
         }
         Ok(seatings)
     }
+}
+
+/// On PostgreSQL, [`SEAT`] runs as one server-side function: a join then costs one round trip
+/// rather than one per statement.
+const CALL_SEAT: &str = "SELECT seat_what, seat_grant \
+     FROM marquee_seat($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+
+/// (Re)defines `marquee_seat` from [`SEAT`] on PostgreSQL. It is defined at start rather than
+/// by a migration so that the statements exist once, here; nodes starting together define it
+/// one after the other.
+pub(super) async fn define_seat_function(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    let mut body = String::new();
+    for statement in SEAT {
+        if statement.contains("RETURNING") {
+            body.push_str(&format!(
+                "RETURN QUERY WITH r AS ({statement}) SELECT * FROM r;\n"
+            ));
+        } else {
+            body.push_str(&format!("{statement};\n"));
+        }
+    }
+    let define = format!(
+        "CREATE OR REPLACE FUNCTION marquee_seat(bigint, text, text, text, text, text, text, \
+         text, text, bigint, bigint, bigint, bigint, bigint) \
+         RETURNS TABLE (seat_what text, seat_grant text) LANGUAGE plpgsql AS $seat$\n\
+         BEGIN\n{body}END\n$seat$"
+    );
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(lock_key(&["marquee_seat"]))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::raw_sql(&define).execute(&mut *tx).await?;
+    tx.commit().await
 }
 
 /// The advisory lock of the ticket a join's [`SEAT`] parameters name (event, contract, token).

@@ -139,6 +139,7 @@ pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
             .await?;
         // The migrator holds an advisory lock: nodes starting together migrate once.
         POSTGRES_MIGRATIONS.run(&pool).await?;
+        grants::define_seat_function(&pool).await?;
         return Ok(Db::Postgres(pool));
     }
     let opts = SqliteConnectOptions::from_str(url)?

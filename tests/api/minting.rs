@@ -6,6 +6,7 @@ use std::time::Duration;
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
+use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
 use marquee::chain::anvil::DEV_KEYS;
 use marquee::chain::bindings::AttendancePOAP;
@@ -53,6 +54,55 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `n` fresh wallets (claims need no ticket, only watch time: none here) and their sessions.
+    async fn claimants(&self, n: usize) -> (Vec<PrivateKeySigner>, Vec<String>) {
+        let wallets: Vec<_> = (0..n).map(|_| stranger()).collect();
+        let mut sessions = Vec::new();
+        for w in &wallets {
+            sessions.push(self.login(w).await);
+        }
+        (wallets, sessions)
+    }
+
+    /// With automining off: `sessions` claim at `id`, the event is created on chain, and
+    /// their batch is in the pool, unmined.
+    async fn first_batch_pooled(&self, id: &str, sessions: &[String]) {
+        for s in sessions {
+            assert_eq!(self.claim(id, s).await.status(), 202);
+        }
+        self.pooled(calls(AttendancePOAP::createEventCall::SELECTOR))
+            .await;
+        self.mine().await;
+        self.pooled(calls(AttendancePOAP::mintBatchCall::SELECTOR))
+            .await;
+    }
+
+    /// Asserts that every claim of `sessions` at `id` is minted, one token to each of
+    /// `wallets`, and that the minter sent nothing beyond createEvent and the batches that
+    /// minted them, since its nonce was `nonce_before`; returns each claim's transaction.
+    async fn minted_once(
+        &self,
+        id: &str,
+        wallets: &[PrivateKeySigner],
+        sessions: &[String],
+        nonce_before: u64,
+    ) -> Vec<String> {
+        let mut txs = Vec::new();
+        for (i, s) in sessions.iter().enumerate() {
+            let c = self.minted_claim(id, s).await;
+            txs.push(c["tx_hash"].as_str().unwrap().to_string());
+            assert_eq!(self.mints_to(wallets[i].address()).await, 1, "wallet {i}");
+        }
+        let mut distinct = txs.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(
+            self.minter_nonce().await - nonce_before,
+            1 + distinct.len() as u64
+        );
+        txs
+    }
+
     /// How many tokens the POAP contract ever minted to `holder`.
     async fn mints_to(&self, holder: Address) -> usize {
         let filter = Filter::new()
@@ -83,24 +133,12 @@ async fn a_minter_killed_mid_batch_mints_every_claim_exactly_once_after_restarts
     let port = free_port();
     let mut node = app.start_node_with(&db, port, &env).await;
     let id = app.ended_event(json!({ "mode": "mint" })).await;
-    // Claims need no ticket, only watch time (none here): any wallets do.
-    let viewers: Vec<_> = (0..4).map(|_| stranger()).collect();
-    let mut sessions = Vec::new();
-    for v in &viewers {
-        sessions.push(app.login(v).await);
-    }
+    let (viewers, sessions) = app.claimants(4).await;
     let nonce_before = app.minter_nonce().await;
     app.automine(false).await;
 
     // Two claims; the event is created on chain first, then their batch goes to the pool.
-    for s in &sessions[..2] {
-        assert_eq!(app.claim(&id, s).await.status(), 202);
-    }
-    app.pooled(calls(AttendancePOAP::createEventCall::SELECTOR))
-        .await;
-    app.mine().await;
-    app.pooled(calls(AttendancePOAP::mintBatchCall::SELECTOR))
-        .await;
+    app.first_batch_pooled(&id, &sessions[..2]).await;
 
     // Killed with the batch in flight; the batch is mined while no node runs.
     node.kill().await.unwrap();
@@ -129,26 +167,10 @@ async fn a_minter_killed_mid_batch_mints_every_claim_exactly_once_after_restarts
         .await;
     app.mine().await;
 
-    let mut tokens = Vec::new();
-    let mut txs = Vec::new();
-    for (i, s) in sessions.iter().enumerate() {
-        let c = app.minted_claim(&id, s).await;
-        txs.push(c["tx_hash"].as_str().unwrap().to_string());
-        let holder = viewers[i].address();
-        assert_eq!(app.mints_to(holder).await, 1, "one mint for viewer {i}");
-        tokens.push(c["token_id"].as_str().unwrap().parse::<U256>().unwrap());
-    }
-    tokens.sort();
-    tokens.dedup();
-    assert_eq!(tokens.len(), 4);
     // Every transaction the minter sent is createEvent or a batch that minted: the batch mined
     // while the node was down was not sent again, the lost one went out once more on its nonce.
-    txs.sort();
-    txs.dedup();
-    assert_eq!(
-        app.minter_nonce().await - nonce_before,
-        1 + txs.len() as u64
-    );
+    app.minted_once(&id, &viewers, &sessions, nonce_before)
+        .await;
 }
 
 /// Two nodes with the minter's key share one database: one mints, the other stands by; the
@@ -183,22 +205,10 @@ async fn when_the_minting_node_dies_another_takes_over_and_mints_nothing_twice()
     // alone sends.
     let in_process = std::mem::replace(&mut app.url, standby.1.clone());
     let id = app.ended_event(json!({ "mode": "mint" })).await;
-    let viewers: Vec<_> = (0..4).map(|_| stranger()).collect();
-    let mut sessions = Vec::new();
-    for v in &viewers {
-        sessions.push(app.login(v).await);
-    }
+    let (viewers, sessions) = app.claimants(4).await;
     let nonce_before = app.minter_nonce().await;
     app.automine(false).await;
-
-    for s in &sessions[..2] {
-        assert_eq!(app.claim(&id, s).await.status(), 202);
-    }
-    app.pooled(calls(AttendancePOAP::createEventCall::SELECTOR))
-        .await;
-    app.mine().await;
-    app.pooled(calls(AttendancePOAP::mintBatchCall::SELECTOR))
-        .await;
+    app.first_batch_pooled(&id, &sessions[..2]).await;
     assert_eq!(app.pool().await.len(), 1, "one node sent one batch");
 
     // The leader dies with its batch in the pool; the batch is mined; the other node takes
@@ -220,21 +230,11 @@ async fn when_the_minting_node_dies_another_takes_over_and_mints_nothing_twice()
     app.mine().await;
 
     app.url = in_process;
-    let mut txs = Vec::new();
-    for (i, s) in sessions.iter().enumerate() {
-        let c = app.minted_claim(&id, s).await;
-        txs.push(c["tx_hash"].as_str().unwrap().to_string());
-        assert_eq!(app.mints_to(viewers[i].address()).await, 1, "viewer {i}");
-    }
-    // The first two were minted by the batch the dead leader sent; every transaction of the
-    // account is createEvent or a batch that minted: nothing was sent twice.
+    let txs = app
+        .minted_once(&id, &viewers, &sessions, nonce_before)
+        .await;
+    // The first two were minted by the batch the dead leader sent.
     assert_eq!(txs[0], txs[1]);
-    txs.sort();
-    txs.dedup();
-    assert_eq!(
-        app.minter_nonce().await - nonce_before,
-        1 + txs.len() as u64
-    );
 }
 
 #[tokio::test]

@@ -110,22 +110,9 @@ async fn a_ticket_seats_one_session_when_both_nodes_seat_at_once() {
         let event = app
             .live_event_with(app.pass_gate(), json!({ "seat_conflict": "reject" }))
             .await;
-        let joins = sessions.iter().enumerate().map(|(i, s)| {
-            let node = if i % 2 == 0 { &a } else { &b };
-            app.http
-                .post(format!("{node}/api/v1/events/{event}/join"))
-                .bearer_auth(s)
-                .json(&json!({}))
-                .send()
-        });
-        let statuses: Vec<u16> = futures_util::future::join_all(joins)
-            .await
-            .into_iter()
-            .map(|r| r.unwrap().status().as_u16())
-            .collect();
-        let seated = statuses.iter().filter(|s| **s == 200).count();
-        let refused = statuses.iter().filter(|s| **s == 403).count();
-        assert_eq!((seated, refused), (1, 7), "round {round}: {statuses:?}");
+        let path = format!("/api/v1/events/{event}/join");
+        let statuses = at_once(&app, [&a, &b], &path, &sessions).await;
+        assert_eq!(counts(&statuses), (1, 7), "round {round}: {statuses:?}");
     }
 }
 
@@ -142,21 +129,30 @@ async fn a_capped_event_gives_no_more_tokens_than_its_cap_when_both_nodes_take_c
         let event = app
             .ended_event(json!({ "mode": "record", "max_supply": 3 }))
             .await;
-        let claims = sessions.iter().enumerate().map(|(i, s)| {
-            let node = if i % 2 == 0 { &a } else { &b };
-            app.http
-                .post(format!("{node}/api/v1/events/{event}/claim"))
-                .bearer_auth(s)
-                .json(&json!({}))
-                .send()
-        });
-        let statuses: Vec<u16> = futures_util::future::join_all(claims)
-            .await
-            .into_iter()
-            .map(|r| r.unwrap().status().as_u16())
-            .collect();
-        let granted = statuses.iter().filter(|s| **s == 200).count();
-        let closed = statuses.iter().filter(|s| **s == 403).count();
-        assert_eq!((granted, closed), (3, 9), "round {round}: {statuses:?}");
+        let path = format!("/api/v1/events/{event}/claim");
+        let statuses = at_once(&app, [&a, &b], &path, &sessions).await;
+        assert_eq!(counts(&statuses), (3, 9), "round {round}: {statuses:?}");
     }
+}
+
+/// The statuses of `POST path` sent at once with each of `sessions`, alternately to each node.
+async fn at_once(app: &TestApp, nodes: [&str; 2], path: &str, sessions: &[String]) -> Vec<u16> {
+    let requests = sessions.iter().enumerate().map(|(i, s)| {
+        app.http
+            .post(format!("{}{path}", nodes[i % 2]))
+            .bearer_auth(s)
+            .json(&json!({}))
+            .send()
+    });
+    futures_util::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect()
+}
+
+/// How many of `statuses` are 200, and how many 403.
+fn counts(statuses: &[u16]) -> (usize, usize) {
+    let n = |code| statuses.iter().filter(|s| **s == code).count();
+    (n(200), n(403))
 }

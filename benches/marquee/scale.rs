@@ -5,6 +5,7 @@
 //! dropped afterwards.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use alloy::primitives::U256;
 use alloy::signers::local::PrivateKeySigner;
@@ -18,6 +19,9 @@ use super::{CLIENTS, Chain, Load, MEASURE, Measured, Server, measure, session, s
 struct Figures {
     sign_ins: Measured,
     joins: Measured,
+    /// With two nodes: how long each of a series of logouts on one node took to be refused by
+    /// the other, ms, ascending.
+    logout_reach_ms: Option<Vec<f64>>,
 }
 
 pub(super) async fn scale() {
@@ -46,6 +50,14 @@ pub(super) async fn scale() {
     let two = run(&chain, &viewers, &env, Some(&pg_two.url), 2).await;
     pg_two.drop().await;
     report("PostgreSQL, two nodes", &two, Some(("one node", &one)));
+    if let Some(ms) = &two.logout_reach_ms {
+        println!(
+            "  a logout on one node refused by the other after: median {:.0} ms, max {:.0} ms over {} logouts (goal ≤ 1000 ms)",
+            ms[ms.len() / 2],
+            ms[ms.len() - 1],
+            ms.len()
+        );
+    }
     println!(
         "  (two nodes share {} cores with PostgreSQL, Anvil and the clients: the ratio is what a second node adds when cores are not the limit)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
@@ -95,7 +107,49 @@ async fn run(
         cold: false,
     };
     let joins = measure(&nodes, None, joins, MEASURE).await;
-    Figures { sign_ins, joins }
+    let logout_reach_ms = match nodes[..] {
+        [a, b] => Some(logout_reach(a, b, &viewers[0]).await),
+        _ => None,
+    };
+    Figures {
+        sign_ins,
+        joins,
+        logout_reach_ms,
+    }
+}
+
+/// Signs in on `a`, logs out on `b`, and times until `a` refuses the session; 20 times.
+async fn logout_reach(a: &Server, b: &Server, viewer: &PrivateKeySigner) -> Vec<f64> {
+    let http = reqwest::Client::new();
+    let domain = a.domain();
+    let mut reach = Vec::new();
+    for _ in 0..20 {
+        let token = session(&http, &a.url, &domain, viewer).await.unwrap();
+        let me = || {
+            http.get(format!("{}/api/v1/me", a.url))
+                .bearer_auth(&token)
+                .send()
+        };
+        assert_eq!(me().await.unwrap().status(), 200);
+        let out = http
+            .post(format!("{}/api/v1/auth/logout", b.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status(), 204);
+        let t = Instant::now();
+        while me().await.unwrap().status() != 401 {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "the logout never arrived"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        reach.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    reach.sort_by(f64::total_cmp);
+    reach
 }
 
 fn report(setup: &str, f: &Figures, against: Option<(&str, &Figures)>) {

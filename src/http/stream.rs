@@ -74,27 +74,22 @@ async fn serve(
         .map_err(|e| path_error(e, &path))?;
     if let Some(template) = &file.playlist {
         // The playlist's folder under the media root, which edge links are signed under.
-        let folder = state
-            .settings
-            .edge
-            .as_ref()
-            .map(|_| match path.rsplit_once('/') {
-                Some((dir, _)) => format!("{source}/{dir}/"),
-                None => format!("{source}/"),
-            });
-        let edge = state
-            .settings
-            .edge
-            .as_ref()
-            .zip(folder.as_deref())
-            .map(|(edge, folder)| {
-                EdgeTarget {
+        let folder: String;
+        let edge = match &state.settings.edge {
+            Some(edge) => {
+                folder = match path.rsplit_once('/') {
+                    Some((dir, _)) => format!("{source}/{dir}/"),
+                    None => format!("{source}/"),
+                };
+                Some(EdgeTarget {
                     edge,
-                    folder,
+                    folder: &folder,
                     // A segment link lasts as long as the stream token that asked for it.
                     expires: claims.exp,
-                }
-            });
+                })
+            }
+            None => None,
+        };
         return Ok(playlist(
             template,
             file.segments.as_ref(),

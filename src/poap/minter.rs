@@ -128,6 +128,10 @@ pub struct Minter {
     handle: MinterHandle,
     /// Events left alone until the instant given.
     resting: HashMap<String, Instant>,
+    /// This node's name in the minter's lease.
+    holder: String,
+    /// When this node last renewed the lease; none while another node holds it.
+    renewed: Option<Instant>,
 }
 
 type Fallible<T = ()> = Result<T, String>;
@@ -160,6 +164,8 @@ impl Minter {
             config,
             handle,
             resting: HashMap::new(),
+            holder: format!("{}-{:08x}", std::process::id(), rand_core::OsRng.next_u32()),
+            renewed: None,
         }
     }
 
@@ -169,36 +175,8 @@ impl Minter {
     pub fn spawn(mut self) -> MinterHandle {
         let handle = self.handle.clone();
         tokio::spawn(async move {
-            let holder = format!("{}-{:08x}", std::process::id(), rand_core::OsRng.next_u32());
-            let mut renewed: Option<Instant> = None;
             loop {
-                let leads = match renewed {
-                    Some(at) if at.elapsed() < LEASE / 3 => true,
-                    _ => {
-                        let now = now_ms();
-                        let until = now + LEASE.as_millis() as i64;
-                        match store::lease::hold(&self.db, LEASE_NAME, &holder, now, until).await {
-                            Ok(held) => {
-                                if held != renewed.is_some() {
-                                    tracing::info!(
-                                        holder,
-                                        leads = held,
-                                        "minter lease changed hands"
-                                    );
-                                }
-                                renewed = held.then(Instant::now);
-                                self.handle.leads.store(held, Ordering::Relaxed);
-                                held
-                            }
-                            Err(e) => {
-                                tracing::warn!(error = %e, "could not renew the minter's lease");
-                                renewed = None;
-                                self.handle.leads.store(false, Ordering::Relaxed);
-                                false
-                            }
-                        }
-                    }
-                };
+                let leads = self.holds_lease().await;
                 let round = if leads {
                     self.round().await
                 } else {
@@ -216,6 +194,38 @@ impl Minter {
             }
         });
         handle
+    }
+
+    /// Whether this node holds the minter's lease, taking or renewing it when a third of it
+    /// has passed since this node last did.
+    async fn holds_lease(&mut self) -> bool {
+        if self.renewed.is_some_and(|at| at.elapsed() < LEASE / 3) {
+            return true;
+        }
+        let now = now_ms();
+        let until = now + LEASE.as_millis() as i64;
+        let held = store::lease::hold(&self.db, LEASE_NAME, &self.holder, now, until)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "could not renew the minter's lease");
+                false
+            });
+        if held != self.renewed.is_some() {
+            tracing::info!(
+                holder = self.holder,
+                leads = held,
+                "minter lease changed hands"
+            );
+        }
+        self.renewed = held.then(Instant::now);
+        self.handle.leads.store(held, Ordering::Relaxed);
+        held
+    }
+
+    /// The event `event` as the POAP contract has it.
+    async fn event_info(&self, event: U256) -> Fallible<AttendancePOAP::eventInfoReturn> {
+        let poap = AttendancePOAP::new(self.config.poap, &self.provider);
+        poap.eventInfo(event).call().await.map_err(err)
     }
 
     /// One pass: settle the jobs in flight, then start new ones. True while jobs are open.
@@ -483,11 +493,9 @@ impl Minter {
         for event_id in store::claims::voucher_events(&self.db).await.map_err(err)? {
             if !self.handle.is_ready(&event_id)
                 && let Some(event) = ids::chain_event_id(&event_id)
+                && self.event_info(event).await?.issuer == self.from
             {
-                let poap = AttendancePOAP::new(self.config.poap, &self.provider);
-                if poap.eventInfo(event).call().await.map_err(err)?.issuer == self.from {
-                    self.handle.set_ready(&event_id);
-                }
+                self.handle.set_ready(&event_id);
             }
         }
         Ok(())
@@ -540,8 +548,7 @@ impl Minter {
         {
             return Ok(false);
         }
-        let poap = AttendancePOAP::new(self.config.poap, &self.provider);
-        let info = poap.eventInfo(event).call().await.map_err(err)?;
+        let info = self.event_info(event).await?;
         if info.issuer == self.from {
             self.handle.set_ready(event_id);
             if info.maxSupply != U256::ZERO && info.minted >= info.maxSupply {

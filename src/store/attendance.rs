@@ -2,10 +2,11 @@
 
 use std::sync::LazyLock;
 
-use super::{Db, Dialect, with_pool};
+use super::{Db, with_pool};
 
 /// A heartbeat's credit: $1 event, $2 address, $3 now, $4 window start, $5 window end, $6 cap.
-const BEAT: &str = "INSERT INTO attendance (event_id, address, watched_ms, last_beat_at, joined_at) \
+const BEAT: &str = "INSERT INTO attendance \
+     (event_id, address, watched_ms, last_beat_at, joined_at) \
      VALUES ($1, $2, 0, $3, $3) \
      ON CONFLICT (event_id, address) DO UPDATE SET \
        watched_ms = attendance.watched_ms + CASE WHEN attendance.last_beat_at IS NULL THEN 0 ELSE \
@@ -28,11 +29,11 @@ pub async fn beat(
     // The same arithmetic, in SQLite's names for the two-argument max and min.
     static SQLITE_BEAT: LazyLock<String> =
         LazyLock::new(|| BEAT.replace("GREATEST", "MAX").replace("LEAST", "MIN"));
-    let sql = match db.dialect() {
-        Dialect::Sqlite => SQLITE_BEAT.as_str(),
-        Dialect::Postgres => BEAT,
+    let sql = match db {
+        Db::Sqlite(_) => SQLITE_BEAT.as_str(),
+        Db::Postgres(_) => BEAT,
     };
-    with_pool!(db, p => sqlx::query_scalar(sql)
+    with_pool!(db, |p| sqlx::query_scalar(sql)
         .bind(event_id)
         .bind(address)
         .bind(now)
@@ -45,7 +46,7 @@ pub async fn beat(
 
 /// Watched milliseconds of `address` at `event_id` (0 when never seen).
 pub async fn watched_ms(db: &Db, event_id: &str, address: &str) -> Result<i64, sqlx::Error> {
-    let v: Option<i64> = with_pool!(db, p => sqlx::query_scalar(
+    let v: Option<i64> = with_pool!(db, |p| sqlx::query_scalar(
         "SELECT watched_ms FROM attendance WHERE event_id = $1 AND address = $2",
     )
     .bind(event_id)
@@ -74,7 +75,7 @@ pub struct AttendeeRow {
 
 /// Everyone who watched or claimed at `event_id`, by address.
 pub async fn attendees(db: &Db, event_id: &str) -> Result<Vec<AttendeeRow>, sqlx::Error> {
-    with_pool!(db, p => sqlx::query_as(
+    with_pool!(db, |p| sqlx::query_as(
         "SELECT a.address, a.watched_ms, c.created_at AS claimed_at, c.status, c.token_id, \
                 CASE WHEN c.status = 'minted' THEN c.tx_hash END AS tx_hash \
          FROM attendance a LEFT JOIN claim c ON c.event_id = a.event_id AND c.address = a.address \

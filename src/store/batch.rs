@@ -1,6 +1,7 @@
 //! Group commit: requests that arrive together are written by one task in one go, on a
 //! connection it keeps, and each is answered only after the write that carries it. Under load
-//! a request then costs a fraction of a commit and of the hand-offs to SQLite's thread (or of the round trips to PostgreSQL).
+//! a request then costs a fraction of a commit and of the hand-offs to SQLite's thread (or of
+//! the round trips to PostgreSQL).
 
 use std::future::Future;
 

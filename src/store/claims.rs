@@ -67,14 +67,14 @@ pub async fn create(
             tx.commit().await?;
             n
         }
-        _ => with_pool!(db, p => insert!(p))?,
+        _ => with_pool!(db, |p| insert!(p))?,
     } == 1;
     Ok(get(db, event_id, address).await?.map(|row| (row, inserted)))
 }
 
 /// The claim of (event, address).
 pub async fn get(db: &Db, event_id: &str, address: &str) -> Result<Option<ClaimRow>, sqlx::Error> {
-    with_pool!(db, p => sqlx::query_as(&format!(
+    with_pool!(db, |p| sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM claim WHERE event_id = $1 AND address = $2"
     ))
     .bind(event_id)
@@ -91,7 +91,7 @@ pub async fn by_chain_event(
     address: &str,
 ) -> Result<Option<ClaimRow>, sqlx::Error> {
     let (low, high) = id_range(event_prefix);
-    with_pool!(db, p => sqlx::query_as(&format!(
+    with_pool!(db, |p| sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM claim WHERE event_id BETWEEN $1 AND $2 AND address = $3 LIMIT 1"
     ))
     .bind(low)
@@ -109,7 +109,7 @@ fn id_range(prefix: &str) -> (String, String) {
 
 /// Pending claims that no job carries yet, oldest first, at most `limit`.
 pub async fn unbatched(db: &Db, limit: i64) -> Result<Vec<ClaimRow>, sqlx::Error> {
-    with_pool!(db, p => sqlx::query_as(&format!(
+    with_pool!(db, |p| sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM claim WHERE status = 'pending' AND job_id IS NULL \
          ORDER BY claim_id LIMIT $1"
     ))
@@ -120,7 +120,7 @@ pub async fn unbatched(db: &Db, limit: i64) -> Result<Vec<ClaimRow>, sqlx::Error
 
 /// The pending claims a job carries.
 pub async fn of_job(db: &Db, job_id: i64) -> Result<Vec<ClaimRow>, sqlx::Error> {
-    with_pool!(db, p => sqlx::query_as(&format!(
+    with_pool!(db, |p| sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM claim WHERE job_id = $1 AND status = 'pending' ORDER BY claim_id"
     ))
     .bind(job_id)
@@ -130,7 +130,7 @@ pub async fn of_job(db: &Db, job_id: i64) -> Result<Vec<ClaimRow>, sqlx::Error> 
 
 /// Unties pending claims from their job, so that a new job carries them.
 pub async fn release(db: &Db, claim_ids: &[i64], now: i64) -> Result<(), sqlx::Error> {
-    with_pool!(db, p => {
+    with_pool!(db, |p| {
         let mut tx = p.begin().await?;
         for id in claim_ids {
             sqlx::query(
@@ -154,8 +154,9 @@ pub async fn mark_minted(
     tx_hash: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    with_pool!(db, p => sqlx::query(
-        "UPDATE claim SET status = 'minted', token_id = $1, tx_hash = $2, updated_at = $3 WHERE claim_id = $4",
+    with_pool!(db, |p| sqlx::query(
+        "UPDATE claim SET status = 'minted', token_id = $1, tx_hash = $2, updated_at = $3 \
+         WHERE claim_id = $4",
     )
     .bind(token_id)
     .bind(tx_hash)
@@ -163,22 +164,25 @@ pub async fn mark_minted(
     .bind(claim_id)
     .execute(p)
     .await
-    .map(|done| done.rows_affected()))?;
-    Ok(())
+    .map(|_| ()))
 }
 
 /// Whether any voucher is out (handed to an attendee, its mint not yet seen).
 pub async fn vouchers_out(db: &Db) -> Result<bool, sqlx::Error> {
-    with_pool!(db, p => sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM claim WHERE status = 'voucher')")
-        .fetch_one(p)
-        .await)
+    with_pool!(db, |p| sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM claim WHERE status = 'voucher')"
+    )
+    .fetch_one(p)
+    .await)
 }
 
 /// Events with vouchers out, for the minter to create on chain.
 pub async fn voucher_events(db: &Db) -> Result<Vec<String>, sqlx::Error> {
-    with_pool!(db, p => sqlx::query_scalar("SELECT DISTINCT event_id FROM claim WHERE status = 'voucher'")
-        .fetch_all(p)
-        .await)
+    with_pool!(db, |p| sqlx::query_scalar(
+        "SELECT DISTINCT event_id FROM claim WHERE status = 'voucher'"
+    )
+    .fetch_all(p)
+    .await)
 }
 
 /// Marks minted the voucher claim of `address` at the event named on chain by `event_prefix`.
@@ -191,7 +195,7 @@ pub async fn mark_redeemed(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let (low, high) = id_range(event_prefix);
-    with_pool!(db, p => sqlx::query(
+    with_pool!(db, |p| sqlx::query(
         "UPDATE claim SET status = 'minted', token_id = $1, tx_hash = $2, updated_at = $3 \
          WHERE event_id BETWEEN $4 AND $5 AND address = $6 AND status = 'voucher'",
     )
@@ -203,6 +207,5 @@ pub async fn mark_redeemed(
     .bind(address)
     .execute(p)
     .await
-    .map(|done| done.rows_affected()))?;
-    Ok(())
+    .map(|_| ()))
 }

@@ -54,8 +54,9 @@ impl Cache {
 /// Inserts `event`, created at `now` (Unix ms).
 pub async fn insert(db: &Db, event: &Event, now: i64) -> Result<(), sqlx::Error> {
     let body = serde_json::to_string(&event.spec).map_err(|e| sqlx::Error::Encode(e.into()))?;
-    with_pool!(db, p => sqlx::query(
-        "INSERT INTO event (event_id, organizer, starts_at, ends_at, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    with_pool!(db, |p| sqlx::query(
+        "INSERT INTO event (event_id, organizer, starts_at, ends_at, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&event.id)
     .bind(event.organizer.to_string())
@@ -65,16 +66,16 @@ pub async fn insert(db: &Db, event: &Event, now: i64) -> Result<(), sqlx::Error>
     .bind(now)
     .execute(p)
     .await
-    .map(|done| done.rows_affected()))?;
-    Ok(())
+    .map(|_| ()))
 }
 
 /// Replaces `old` by `new` if the stored event is still `old`; false when it changed meanwhile.
 pub async fn replace(db: &Db, old: &Event, new: &Event) -> Result<bool, sqlx::Error> {
     let encode =
         |e: &Event| serde_json::to_string(&e.spec).map_err(|e| sqlx::Error::Encode(e.into()));
-    let done = with_pool!(db, p => sqlx::query(
-        "UPDATE event SET starts_at = $1, ends_at = $2, body = $3 WHERE event_id = $4 AND body = $5",
+    let done = with_pool!(db, |p| sqlx::query(
+        "UPDATE event SET starts_at = $1, ends_at = $2, body = $3 \
+         WHERE event_id = $4 AND body = $5",
     )
     .bind(to_ms(new.spec.starts_at))
     .bind(to_ms(new.spec.ends_at))
@@ -101,10 +102,10 @@ pub enum Deleted {
 /// Deletes event `id` and its attendance, unless any attendance token was claimed for it (one
 /// statement, so that a claim arriving meanwhile is never deleted with it).
 pub async fn delete_unclaimed(db: &Db, id: &str) -> Result<Deleted, sqlx::Error> {
-    let done = with_pool!(db, p => sqlx::query(
-        "DELETE FROM event WHERE event_id = $1 AND NOT EXISTS (SELECT 1 FROM claim WHERE event_id = $2)",
+    let done = with_pool!(db, |p| sqlx::query(
+        "DELETE FROM event WHERE event_id = $1 \
+         AND NOT EXISTS (SELECT 1 FROM claim WHERE event_id = $1)",
     )
-    .bind(id)
     .bind(id)
     .execute(p)
     .await
@@ -112,10 +113,12 @@ pub async fn delete_unclaimed(db: &Db, id: &str) -> Result<Deleted, sqlx::Error>
     if done == 1 {
         return Ok(Deleted::Yes);
     }
-    let claimed: i64 = with_pool!(db, p => sqlx::query_scalar("SELECT count(*) FROM claim WHERE event_id = $1")
-        .bind(id)
-        .fetch_one(p)
-        .await)?;
+    let claimed: i64 = with_pool!(db, |p| sqlx::query_scalar(
+        "SELECT count(*) FROM claim WHERE event_id = $1"
+    )
+    .bind(id)
+    .fetch_one(p)
+    .await)?;
     Ok(if claimed > 0 {
         Deleted::Claimed(claimed)
     } else {
@@ -125,16 +128,18 @@ pub async fn delete_unclaimed(db: &Db, id: &str) -> Result<Deleted, sqlx::Error>
 
 /// One event.
 pub async fn get(db: &Db, id: &str) -> Result<Option<Event>, sqlx::Error> {
-    let row: Option<(String, String, String)> = with_pool!(db, p => sqlx::query_as("SELECT event_id, organizer, body FROM event WHERE event_id = $1")
-            .bind(id)
-            .fetch_optional(p)
-            .await)?;
+    let row: Option<(String, String, String)> = with_pool!(db, |p| sqlx::query_as(
+        "SELECT event_id, organizer, body FROM event WHERE event_id = $1"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await)?;
     row.map(to_event).transpose()
 }
 
 /// Events that have live grants (whose tickets' transfers matter).
 pub async fn with_live_grants(db: &Db, now: i64) -> Result<Vec<Event>, sqlx::Error> {
-    let rows: Vec<(String, String, String)> = with_pool!(db, p => sqlx::query_as(
+    let rows: Vec<(String, String, String)> = with_pool!(db, |p| sqlx::query_as(
         "SELECT event_id, organizer, body FROM event WHERE event_id IN \
            (SELECT event_id FROM grant_ WHERE revoked_at IS NULL AND expires_at > $1)",
     )
@@ -146,16 +151,18 @@ pub async fn with_live_grants(db: &Db, now: i64) -> Result<Vec<Event>, sqlx::Err
 
 /// Events that have not ended by `now`.
 pub async fn not_ended(db: &Db, now: i64) -> Result<Vec<Event>, sqlx::Error> {
-    let rows: Vec<(String, String, String)> = with_pool!(db, p => sqlx::query_as("SELECT event_id, organizer, body FROM event WHERE ends_at > $1")
-            .bind(now)
-            .fetch_all(p)
-            .await)?;
+    let rows: Vec<(String, String, String)> = with_pool!(db, |p| sqlx::query_as(
+        "SELECT event_id, organizer, body FROM event WHERE ends_at > $1"
+    )
+    .bind(now)
+    .fetch_all(p)
+    .await)?;
     rows.into_iter().map(to_event).collect()
 }
 
 /// Events in order of start, at most `limit`.
 pub async fn list(db: &Db, limit: i64) -> Result<Vec<Event>, sqlx::Error> {
-    let rows: Vec<(String, String, String)> = with_pool!(db, p => sqlx::query_as(
+    let rows: Vec<(String, String, String)> = with_pool!(db, |p| sqlx::query_as(
         "SELECT event_id, organizer, body FROM event ORDER BY starts_at, event_id LIMIT $1",
     )
     .bind(limit)

@@ -263,21 +263,24 @@ fn seating(rows: Vec<(String, String)>) -> Seating {
 
 /// Extends the lease of live grant `grant_id` to `until`; false when it is revoked or unknown.
 pub async fn renew(db: &Db, grant_id: &str, until: i64) -> Result<bool, sqlx::Error> {
-    let done = with_pool!(db, p => sqlx::query(
-        "UPDATE grant_ SET lease_until = CASE WHEN lease_until > $1 THEN lease_until ELSE $1 END \
-         WHERE grant_id = $2 AND revoked_at IS NULL",
-    )
-    .bind(until)
-    .bind(grant_id)
-    .execute(p)
-    .await
-    .map(|done| done.rows_affected()))?;
+    let done = with_pool!(db, |p| {
+        sqlx::query(
+            "UPDATE grant_ \
+             SET lease_until = CASE WHEN lease_until > $1 THEN lease_until ELSE $1 END \
+             WHERE grant_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(until)
+        .bind(grant_id)
+        .execute(p)
+        .await
+        .map(|done| done.rows_affected())
+    })?;
     Ok(done == 1)
 }
 
 /// Revokes grant `grant_id` (if live) for `reason`.
 pub async fn revoke(db: &Db, grant_id: &str, now: i64, reason: &str) -> Result<(), sqlx::Error> {
-    with_pool!(db, p => sqlx::query(
+    with_pool!(db, |p| sqlx::query(
         "UPDATE grant_ SET revoked_at = $1, reason = $2 WHERE grant_id = $3 AND revoked_at IS NULL",
     )
     .bind(now)
@@ -285,8 +288,7 @@ pub async fn revoke(db: &Db, grant_id: &str, now: i64, reason: &str) -> Result<(
     .bind(grant_id)
     .execute(p)
     .await
-    .map(|done| done.rows_affected()))?;
-    Ok(())
+    .map(|_| ()))
 }
 
 /// Live grants whose ticket `holder` holds.
@@ -295,7 +297,7 @@ pub async fn live_of_holder(
     holder: &str,
     now: i64,
 ) -> Result<Vec<LiveGrant>, sqlx::Error> {
-    with_pool!(db, p => sqlx::query_as(
+    with_pool!(db, |p| sqlx::query_as(
         "SELECT grant_id, event_id, wallet, kind, contract, token_id, block FROM grant_ \
          WHERE holder = $1 AND revoked_at IS NULL AND expires_at > $2",
     )
@@ -311,8 +313,9 @@ pub async fn revoked_since(
     since: i64,
     now: i64,
 ) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
-    with_pool!(db, p => sqlx::query_as(
-        "SELECT grant_id, revoked_at, expires_at FROM grant_ WHERE revoked_at >= $1 AND expires_at > $2",
+    with_pool!(db, |p| sqlx::query_as(
+        "SELECT grant_id, revoked_at, expires_at FROM grant_ \
+         WHERE revoked_at >= $1 AND expires_at > $2",
     )
     .bind(since)
     .bind(now)
@@ -322,26 +325,30 @@ pub async fn revoked_since(
 
 /// Forgets grants whose stream tokens expired before `now`: they open nothing any more.
 pub async fn purge_expired(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
-    let done = with_pool!(db, p => sqlx::query("DELETE FROM grant_ WHERE expires_at <= $1")
-        .bind(now)
-        .execute(p)
-        .await
-        .map(|done| done.rows_affected()))?;
+    let done = with_pool!(db, |p| sqlx::query(
+        "DELETE FROM grant_ WHERE expires_at <= $1"
+    )
+    .bind(now)
+    .execute(p)
+    .await
+    .map(|done| done.rows_affected()))?;
     Ok(done)
 }
 
 /// The last block follower `name` has processed, if it ever ran.
 pub async fn cursor(db: &Db, name: &str) -> Result<Option<u64>, sqlx::Error> {
-    let block: Option<i64> = with_pool!(db, p => sqlx::query_scalar("SELECT block FROM chain_cursor WHERE name = $1")
-        .bind(name)
-        .fetch_optional(p)
-        .await)?;
+    let block: Option<i64> = with_pool!(db, |p| sqlx::query_scalar(
+        "SELECT block FROM chain_cursor WHERE name = $1"
+    )
+    .bind(name)
+    .fetch_optional(p)
+    .await)?;
     Ok(block.map(|b| b as u64))
 }
 
 /// Records that follower `name` has processed every block up to `block`.
 pub async fn set_cursor(db: &Db, name: &str, block: u64) -> Result<(), sqlx::Error> {
-    with_pool!(db, p => sqlx::query(
+    with_pool!(db, |p| sqlx::query(
         "INSERT INTO chain_cursor (name, block) VALUES ($1, $2) \
          ON CONFLICT (name) DO UPDATE SET block = $2",
     )
@@ -349,6 +356,5 @@ pub async fn set_cursor(db: &Db, name: &str, block: u64) -> Result<(), sqlx::Err
     .bind(block as i64)
     .execute(p)
     .await
-    .map(|done| done.rows_affected()))?;
-    Ok(())
+    .map(|_| ()))
 }

@@ -68,11 +68,12 @@ pub async fn create(
     claim_ids: &[i64],
     now: i64,
 ) -> Result<JobRow, sqlx::Error> {
-    with_pool!(db, p => {
+    with_pool!(db, |p| {
         let mut tx = p.begin().await?;
         let row: JobRow = sqlx::query_as(&format!(
             "INSERT INTO chain_job (kind, event_id, sender, nonce, to_address, input, gas_limit, \
-             status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9) RETURNING {COLUMNS}"
+             status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $8) \
+             RETURNING {COLUMNS}"
         ))
         .bind(job.kind)
         .bind(job.event_id)
@@ -81,7 +82,6 @@ pub async fn create(
         .bind(job.to_address)
         .bind(job.input)
         .bind(job.gas_limit)
-        .bind(now)
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
@@ -107,7 +107,7 @@ pub async fn create(
 
 /// Open jobs of `sender`, lowest nonce first.
 pub async fn open(db: &Db, sender: &str) -> Result<Vec<JobRow>, sqlx::Error> {
-    with_pool!(db, p => sqlx::query_as(&format!(
+    with_pool!(db, |p| sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM chain_job WHERE status = 'open' AND sender = $1 ORDER BY nonce"
     ))
     .bind(sender)
@@ -117,7 +117,7 @@ pub async fn open(db: &Db, sender: &str) -> Result<Vec<JobRow>, sqlx::Error> {
 
 /// Whether `event_id` has an open job of `kind`.
 pub async fn has_open(db: &Db, kind: &str, event_id: &str) -> Result<bool, sqlx::Error> {
-    let n: i64 = with_pool!(db, p => sqlx::query_scalar(
+    let n: i64 = with_pool!(db, |p| sqlx::query_scalar(
         "SELECT count(*) FROM chain_job WHERE status = 'open' AND kind = $1 AND event_id = $2",
     )
     .bind(kind)
@@ -129,15 +129,17 @@ pub async fn has_open(db: &Db, kind: &str, event_id: &str) -> Result<bool, sqlx:
 
 /// The highest nonce any job of `sender` took.
 pub async fn max_nonce(db: &Db, sender: &str) -> Result<Option<i64>, sqlx::Error> {
-    with_pool!(db, p => sqlx::query_scalar("SELECT max(nonce) FROM chain_job WHERE sender = $1")
-        .bind(sender)
-        .fetch_one(p)
-        .await)
+    with_pool!(db, |p| sqlx::query_scalar(
+        "SELECT max(nonce) FROM chain_job WHERE sender = $1"
+    )
+    .bind(sender)
+    .fetch_one(p)
+    .await)
 }
 
 /// Records a signed attempt before it is sent.
 pub async fn record_attempt(db: &Db, job_id: i64, attempt: &Attempt) -> Result<(), sqlx::Error> {
-    with_pool!(db, p => sqlx::query(
+    with_pool!(db, |p| sqlx::query(
         "INSERT INTO chain_tx (tx_hash, job_id, max_fee, priority_fee, raw, sent_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -149,14 +151,13 @@ pub async fn record_attempt(db: &Db, job_id: i64, attempt: &Attempt) -> Result<(
     .bind(attempt.sent_at)
     .execute(p)
     .await
-    .map(|done| done.rows_affected()))?;
-    Ok(())
+    .map(|_| ()))
 }
 
 /// The attempts at a job, oldest first (each bump raises the fee: its decimal text is longer,
 /// or as long and greater).
 pub async fn attempts(db: &Db, job_id: i64) -> Result<Vec<Attempt>, sqlx::Error> {
-    with_pool!(db, p => sqlx::query_as(
+    with_pool!(db, |p| sqlx::query_as(
         "SELECT tx_hash, max_fee, priority_fee, raw, sent_at FROM chain_tx \
          WHERE job_id = $1 ORDER BY sent_at, length(max_fee), max_fee",
     )
@@ -174,8 +175,9 @@ pub async fn finish(
     gas_used: Option<i64>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    with_pool!(db, p => sqlx::query(
-        "UPDATE chain_job SET status = $1, tx_hash = $2, gas_used = $3, updated_at = $4 WHERE job_id = $5",
+    with_pool!(db, |p| sqlx::query(
+        "UPDATE chain_job SET status = $1, tx_hash = $2, gas_used = $3, updated_at = $4 \
+         WHERE job_id = $5",
     )
     .bind(status)
     .bind(tx_hash)
@@ -184,6 +186,5 @@ pub async fn finish(
     .bind(job_id)
     .execute(p)
     .await
-    .map(|done| done.rows_affected()))?;
-    Ok(())
+    .map(|_| ()))
 }

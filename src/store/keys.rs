@@ -19,7 +19,7 @@ pub struct KeyRow {
 
 /// Keys that still verify at `now`, newest first.
 pub async fn current(db: &Db, now: i64) -> Result<Vec<KeyRow>, sqlx::Error> {
-    with_pool!(db, p => sqlx::query_as(
+    with_pool!(db, |p| sqlx::query_as(
         "SELECT kid, purpose, secret, created_at, retires_at FROM token_key \
          WHERE retires_at IS NULL OR retires_at > $1 ORDER BY created_at DESC, kid DESC",
     )
@@ -32,7 +32,7 @@ pub async fn current(db: &Db, now: i64) -> Result<Vec<KeyRow>, sqlx::Error> {
 /// transaction, so a purpose always has exactly one newest key once this commits (a rotation
 /// racing another fails on the index of newest keys, and commits nothing).
 pub async fn replace(db: &Db, key: &KeyRow, retire_at: i64) -> Result<(), sqlx::Error> {
-    with_pool!(db, p => {
+    with_pool!(db, |p| {
         let mut tx = p.begin().await?;
         sqlx::query(
             "UPDATE token_key SET retires_at = $1 \
@@ -58,7 +58,7 @@ pub async fn replace(db: &Db, key: &KeyRow, retire_at: i64) -> Result<(), sqlx::
 /// of nodes starting together on an empty database, one creates each purpose's key.
 pub async fn insert_first(db: &Db, key: &KeyRow) -> Result<(), sqlx::Error> {
     let sql = format!("{INSERT} ON CONFLICT DO NOTHING");
-    with_pool!(db, p => sqlx::query(&sql)
+    with_pool!(db, |p| sqlx::query(&sql)
         .bind(&key.kid)
         .bind(&key.purpose)
         .bind(&key.secret)

@@ -12,7 +12,7 @@ pub async fn hold(
     now: i64,
     until: i64,
 ) -> Result<bool, sqlx::Error> {
-    let held: Option<String> = with_pool!(db, p => sqlx::query_scalar(
+    let held: Option<String> = with_pool!(db, |p| sqlx::query_scalar(
         "INSERT INTO lease (name, holder, expires_at) VALUES ($1, $2, $4) \
          ON CONFLICT (name) DO UPDATE SET holder = $2, expires_at = $4 \
          WHERE lease.holder = $2 OR lease.expires_at <= $3 \
@@ -25,14 +25,4 @@ pub async fn hold(
     .fetch_optional(p)
     .await)?;
     Ok(held.is_some())
-}
-
-/// Gives lease `name` up if `holder` holds it, so that another node takes over at once.
-pub async fn release(db: &Db, name: &str, holder: &str) -> Result<(), sqlx::Error> {
-    with_pool!(db, p => sqlx::query("DELETE FROM lease WHERE name = $1 AND holder = $2")
-        .bind(name)
-        .bind(holder)
-        .execute(p)
-        .await
-        .map(|_| ()))
 }

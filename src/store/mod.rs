@@ -3,7 +3,7 @@
 //! Two databases are spoken: SQLite (embedded, the default) and PostgreSQL (several nodes).
 //! Statements are written once where both dialects read them alike, with `$N` parameters,
 //! which both accept; [`with_pool!`] compiles such code once per driver. Where the dialects
-//! differ the statement says so with [`Db::dialect`].
+//! differ, the code matches on the [`Db`] variant.
 
 pub mod attendance;
 pub mod batch;
@@ -39,15 +39,6 @@ pub enum Db {
     Postgres(PgPool),
 }
 
-/// Which SQL a database speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// SQLite.
-    Sqlite,
-    /// PostgreSQL.
-    Postgres,
-}
-
 /// One connection taken from the pool, of either database.
 #[derive(Debug)]
 pub enum Conn {
@@ -57,10 +48,11 @@ pub enum Conn {
     Postgres(PoolConnection<Postgres>),
 }
 
-/// Evaluates `$body` with `$pool` bound to whatever `$db` (a [`Db`] or a [`Conn`]) holds: the
-/// same code, type-checked and compiled once per driver.
+/// Evaluates `$body` with `$pool` bound to the pool `$db` (a [`Db`]) holds: the same code,
+/// type-checked and compiled once per driver. Written like a closure, so that rustfmt lays the
+/// body out.
 macro_rules! with_pool {
-    ($db:expr, $pool:ident => $body:expr) => {
+    ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
             $crate::store::Db::Sqlite($pool) => $body,
             $crate::store::Db::Postgres($pool) => $body,
@@ -71,7 +63,7 @@ pub(crate) use with_pool;
 
 /// [`with_pool!`] for a [`Conn`]: `$conn` is bound to the driver's connection (`&mut`).
 macro_rules! with_conn {
-    ($c:expr, $conn:ident => $body:expr) => {
+    ($c:expr, |$conn:ident| $body:expr) => {
         match $c {
             $crate::store::Conn::Sqlite($conn) => {
                 let $conn = &mut **$conn;
@@ -87,14 +79,6 @@ macro_rules! with_conn {
 pub(crate) use with_conn;
 
 impl Db {
-    /// The dialect of this database.
-    pub fn dialect(&self) -> Dialect {
-        match self {
-            Db::Sqlite(_) => Dialect::Sqlite,
-            Db::Postgres(_) => Dialect::Postgres,
-        }
-    }
-
     /// A connection of its own, for work that keeps one.
     pub async fn acquire(&self) -> Result<Conn, sqlx::Error> {
         Ok(match self {
@@ -102,22 +86,9 @@ impl Db {
             Db::Postgres(p) => Conn::Postgres(p.acquire().await?),
         })
     }
-
-    /// Closes every connection (a node shutting down).
-    pub async fn close(&self) {
-        with_pool!(self, p => p.close().await)
-    }
 }
 
 impl Conn {
-    /// The dialect of this connection.
-    pub fn dialect(&self) -> Dialect {
-        match self {
-            Conn::Sqlite(_) => Dialect::Sqlite,
-            Conn::Postgres(_) => Dialect::Postgres,
-        }
-    }
-
     /// Has the pool close this connection rather than reuse it (it failed mid-transaction).
     pub fn close_on_drop(&mut self) {
         match self {
@@ -160,7 +131,7 @@ pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
 
 /// Whether the database answers.
 pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
-    with_pool!(db, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))
+    with_pool!(db, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()))
 }
 
 /// Whether a sqlx error is a unique-constraint violation.

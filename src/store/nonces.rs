@@ -67,7 +67,7 @@ pub async fn consume_all(conn: &mut Conn, items: &[(&str, i64)]) -> Result<Vec<b
         write!(sql, "{sep}(${}, ${}, $1)", 2 * i + 2, 2 * i + 3).expect("to a string");
     }
     sql.push_str(" ON CONFLICT (nonce) DO NOTHING");
-    let written = with_conn!(conn, c => {
+    let written = with_conn!(conn, |c| {
         let mut q = sqlx::query(&sql).bind(batch);
         for (nonce, expires_at) in &unique {
             q = q.bind(*nonce).bind(*expires_at);
@@ -83,7 +83,7 @@ pub async fn consume_all(conn: &mut Conn, items: &[(&str, i64)]) -> Result<Vec<b
             write!(sql, "{sep}${}", i + 2).expect("to a string");
         }
         sql.push(')');
-        let found: Vec<String> = with_conn!(conn, c => {
+        let found: Vec<String> = with_conn!(conn, |c| {
             let mut q = sqlx::query_scalar(&sql).bind(batch);
             for (nonce, _) in &unique {
                 q = q.bind(*nonce);
@@ -101,9 +101,11 @@ pub async fn consume_all(conn: &mut Conn, items: &[(&str, i64)]) -> Result<Vec<b
 
 /// Forgets used nonces that expired before `now`: they are refused by their expiry anyway.
 pub async fn purge_expired(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
-    with_pool!(db, p => sqlx::query("DELETE FROM used_nonce WHERE expires_at <= $1")
-        .bind(now)
-        .execute(p)
-        .await
-        .map(|done| done.rows_affected()))
+    with_pool!(db, |p| sqlx::query(
+        "DELETE FROM used_nonce WHERE expires_at <= $1"
+    )
+    .bind(now)
+    .execute(p)
+    .await
+    .map(|done| done.rows_affected()))
 }

@@ -76,7 +76,7 @@ pub async fn event(
     now: i64,
     min_watch_ms: Option<i64>,
 ) -> Result<EventStats, sqlx::Error> {
-    let (live_sessions, live_viewers): (i64, i64) = with_pool!(db, p => sqlx::query_as(
+    let (live_sessions, live_viewers): (i64, i64) = with_pool!(db, |p| sqlx::query_as(
         "SELECT count(*), count(DISTINCT wallet) FROM grant_ \
          WHERE event_id = $1 AND revoked_at IS NULL AND lease_until > $2 AND expires_at > $2 \
            AND session_id NOT IN (SELECT session_id FROM revoked_session)",
@@ -85,20 +85,24 @@ pub async fn event(
     .bind(now)
     .fetch_one(p)
     .await)?;
-    let joins: i64 = with_pool!(db, p => sqlx::query_scalar("SELECT count(*) FROM grant_ WHERE event_id = $1")
-        .bind(event_id)
-        .fetch_one(p)
-        .await)?;
-    let watched: Vec<i64> = with_pool!(db, p => sqlx::query_scalar(
+    let joins: i64 = with_pool!(db, |p| sqlx::query_scalar(
+        "SELECT count(*) FROM grant_ WHERE event_id = $1"
+    )
+    .bind(event_id)
+    .fetch_one(p)
+    .await)?;
+    let watched: Vec<i64> = with_pool!(db, |p| sqlx::query_scalar(
         "SELECT watched_ms FROM attendance WHERE event_id = $1 ORDER BY watched_ms",
     )
     .bind(event_id)
     .fetch_all(p)
     .await)?;
-    let by_status: Vec<(String, i64)> = with_pool!(db, p => sqlx::query_as("SELECT status, count(*) FROM claim WHERE event_id = $1 GROUP BY status")
-            .bind(event_id)
-            .fetch_all(p)
-            .await)?;
+    let by_status: Vec<(String, i64)> = with_pool!(db, |p| sqlx::query_as(
+        "SELECT status, count(*) FROM claim WHERE event_id = $1 GROUP BY status"
+    )
+    .bind(event_id)
+    .fetch_all(p)
+    .await)?;
     let mut claims = Claims::default();
     for (status, n) in by_status {
         match status.as_str() {

@@ -67,14 +67,27 @@ impl TestApp {
     /// With automining off: `sessions` claim at `id`, the event is created on chain, and
     /// their batch is in the pool, unmined.
     async fn first_batch_pooled(&self, id: &str, sessions: &[String]) {
-        for s in sessions {
-            assert_eq!(self.claim(id, s).await.status(), 202);
-        }
+        self.claim_all(id, sessions).await;
         self.pooled(calls(AttendancePOAP::createEventCall::SELECTOR))
             .await;
         self.mine().await;
         self.pooled(calls(AttendancePOAP::mintBatchCall::SELECTOR))
             .await;
+    }
+
+    /// With automining off and the event on chain: `sessions` claim at `id`, and a batch
+    /// minting them is in the pool, unmined.
+    async fn batch_pooled(&self, id: &str, sessions: &[String]) {
+        self.claim_all(id, sessions).await;
+        self.pooled(calls(AttendancePOAP::mintBatchCall::SELECTOR))
+            .await;
+    }
+
+    /// `sessions` claim at `id`, each accepted for minting.
+    async fn claim_all(&self, id: &str, sessions: &[String]) {
+        for s in sessions {
+            assert_eq!(self.claim(id, s).await.status(), 202);
+        }
     }
 
     /// Asserts that every claim of `sessions` at `id` is minted, one token to each of
@@ -150,11 +163,7 @@ async fn a_minter_killed_mid_batch_mints_every_claim_exactly_once_after_restarts
     }
 
     // Two more claims; killed with their batch in the pool, which then loses it.
-    for s in &sessions[2..] {
-        assert_eq!(app.claim(&id, s).await.status(), 202);
-    }
-    app.pooled(calls(AttendancePOAP::mintBatchCall::SELECTOR))
-        .await;
+    app.batch_pooled(&id, &sessions[2..]).await;
     node.kill().await.unwrap();
     let _: Value = app
         .admin
@@ -222,11 +231,7 @@ async fn when_the_minting_node_dies_another_takes_over_and_mints_nothing_twice()
     for s in &sessions[..2] {
         app.minted_claim(&id, s).await;
     }
-    for s in &sessions[2..] {
-        assert_eq!(app.claim(&id, s).await.status(), 202);
-    }
-    app.pooled(calls(AttendancePOAP::mintBatchCall::SELECTOR))
-        .await;
+    app.batch_pooled(&id, &sessions[2..]).await;
     app.mine().await;
 
     app.url = in_process;

@@ -1,6 +1,6 @@
-//! Several nodes on one database: the in-process app and `marquee serve` processes on its
-//! database (the suite's: SQLite, or PostgreSQL) and chain, all with the same public URL, as
-//! behind a load balancer. Each request below goes to one node directly.
+//! Several nodes on one database: two `marquee serve` processes on the test app's database (the
+//! suite's: SQLite, or PostgreSQL) and chain, with the same public URL, as behind a load
+//! balancer. Each request below goes to one node directly.
 
 use std::time::Duration;
 
@@ -14,9 +14,7 @@ const PROPAGATION: Duration = Duration::from_secs(5);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_nonce_signs_in_once_across_two_nodes() {
-    let app = spawn_app().await;
-    let a = app.url.clone();
-    let (_node, b) = app.start_peer(free_port(), &[]).await;
+    let (app, _nodes, [a, b]) = two_nodes().await;
     let viewer = stranger();
     // Each nonce comes from one node; the same signed message goes to both at once.
     for round in 0..8 {
@@ -37,9 +35,7 @@ async fn a_nonce_signs_in_once_across_two_nodes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sessions_stream_tokens_logouts_and_seats_hold_across_two_nodes() {
-    let mut app = spawn_app().await;
-    let a = app.url.clone();
-    let (_node, b) = app.start_peer(free_port(), &[]).await;
+    let (mut app, _nodes, [a, b]) = two_nodes().await;
     let viewer = wallet(1);
     app.mint_pass(viewer.address()).await;
 
@@ -95,9 +91,7 @@ async fn sessions_stream_tokens_logouts_and_seats_hold_across_two_nodes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_ticket_seats_one_session_when_both_nodes_seat_at_once() {
-    let app = spawn_app().await;
-    let a = app.url.clone();
-    let (_node, b) = app.start_peer(free_port(), &[]).await;
+    let (app, _nodes, [a, b]) = two_nodes().await;
     let viewer = wallet(1);
     app.mint_pass(viewer.address()).await;
     let mut sessions = Vec::new();
@@ -118,9 +112,7 @@ async fn a_ticket_seats_one_session_when_both_nodes_seat_at_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_capped_event_gives_no_more_tokens_than_its_cap_when_both_nodes_take_claims() {
-    let app = spawn_app().await;
-    let a = app.url.clone();
-    let (_node, b) = app.start_peer(free_port(), &[]).await;
+    let (app, _nodes, [a, b]) = two_nodes().await;
     let mut sessions = Vec::new();
     for _ in 0..12 {
         sessions.push(app.login(&stranger()).await);
@@ -133,6 +125,17 @@ async fn a_capped_event_gives_no_more_tokens_than_its_cap_when_both_nodes_take_c
         let statuses = at_once(&app, [&a, &b], &path, &sessions).await;
         assert_eq!(counts(&statuses), (3, 9), "round {round}: {statuses:?}");
     }
+}
+
+/// The test app and two `marquee serve` nodes sharing its database and public URL: the
+/// processes (killed when dropped) and the URLs that reach them. The app's requests go to the
+/// first.
+async fn two_nodes() -> (TestApp, [tokio::process::Child; 2], [String; 2]) {
+    let mut app = spawn_app().await;
+    let (first, a) = app.start_peer(free_port(), &[]).await;
+    let (second, b) = app.start_peer(free_port(), &[]).await;
+    app.url = a.clone();
+    (app, [first, second], [a, b])
 }
 
 /// The statuses of `POST path` sent at once with each of `sessions`, alternately to each node.

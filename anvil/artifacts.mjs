@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 
-export const CONTRACTS = ['AttendancePOAP', 'ScreeningPass', 'DemoToken', 'DemoBadge', 'SignatureValidator6492', 'Multicall3', 'DelegateRegistry']
+export const CONTRACTS = ['AttendancePOAP', 'ScreeningPass', 'DemoToken', 'DemoBadge', 'SignatureValidator6492', 'Multicall3', 'DelegateRegistry', 'GateProbe']
 const [outDir, destDir] = process.argv.slice(2)
 if (!outDir || !destDir) {
   process.stderr.write('usage: artifacts.mjs <forge out dir> <dest dir>\n')

@@ -37,6 +37,33 @@ sol!(
     "contracts/out/DelegateRegistry.json"
 );
 
+sol!(GateProbe, "contracts/out/GateProbe.json");
+
+sol! {
+    /// What `GateProbe`'s creation code returns: `abi.encode(GateProbe.Answer)`.
+    struct GateProbeAnswer {
+        uint256 blockNumber;
+        ProbeResult[] own;
+        ProbeResult delegations;
+        address[] vaults;
+        ProbeCall[] calls;
+        ProbeResult[] results;
+    }
+
+    /// Multicall3's `Result`.
+    struct ProbeResult {
+        bool success;
+        bytes returnData;
+    }
+
+    /// Multicall3's `Call3`.
+    struct ProbeCall {
+        address target;
+        bool allowFailure;
+        bytes callData;
+    }
+}
+
 sol!(
     SignatureValidator6492,
     "contracts/out/SignatureValidator6492.json"

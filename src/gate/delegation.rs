@@ -4,11 +4,9 @@
 use alloy::primitives::{Address, Bytes, U256};
 use alloy::sol_types::SolCall;
 
+use super::probe::MAX_VAULTS;
 use super::rules::{Condition, Dec, Gate, Rule};
 use crate::chain::bindings::DelegateRegistry;
-
-/// Most vaults whose tickets one join reads.
-const MAX_VAULTS: usize = 8;
 
 /// What a vault delegated to a wallet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,19 +16,13 @@ enum Scope {
     Token(Address, U256),
 }
 
-/// The registry read that lists the delegations `wallet` received.
-pub fn incoming(wallet: Address) -> Bytes {
-    DelegateRegistry::getIncomingDelegationsCall { to: wallet }
-        .abi_encode()
-        .into()
-}
-
 /// For each vault that delegated to the wallet something `gate` reads, the gate as that
 /// delegation lets the wallet use it: conditions outside the delegation cannot hold.
 ///
 /// Only full delegations count (empty `rights`); a delegation for other rights was not meant
-/// to open screenings. `answer` is the return data of [`incoming`], none if it failed (no
-/// registry there): then nobody has delegated.
+/// to open screenings. `answer` is the return data of `getIncomingDelegations`, none if it failed (no
+/// registry there): then nobody has delegated. The vaults are those `GateProbe` reads, in the
+/// same order and under the same rules.
 pub fn vault_gates(gate: &Gate, answer: Option<&Bytes>) -> Vec<(Address, Gate)> {
     let Some(list) = answer
         .and_then(|a| DelegateRegistry::getIncomingDelegationsCall::abi_decode_returns(a).ok())

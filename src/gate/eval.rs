@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::cache::BlockCache;
 use super::delegation;
 use super::index::TokenIndex;
+use super::probe::{self, Answer};
 use super::rules::{Condition, Dec, Gate, Rule};
 use crate::chain::bindings::{IERC20, IERC721, IERC1155, Multicall3};
 use crate::chain::{Chain, Head, ReadError, read, rpc};
@@ -115,35 +116,47 @@ impl GateChecker {
 
     /// Like [`GateChecker::check`], always read from the chain; `Err` when it could not answer.
     ///
-    /// Every condition's reads go into one `aggregate3` call, with the block number it ran at
-    /// and the delegations the wallet received, so a gate costs one round trip whatever its
-    /// size. A second is needed only to read the tickets of vaults that delegated to a wallet
-    /// the gate refuses, or the logs that name a token of a collection that cannot list them
-    /// when the token index has no candidate of the holder's.
+    /// One `eth_call` reads every condition for the wallet, the block number, the delegations
+    /// the wallet received and the same conditions for each vault that delegated to it (see
+    /// [`probe`]), so a gate costs one round trip whatever its size. A second is needed only
+    /// for the logs that name a token of a collection that cannot list them, when the token
+    /// index has no candidate of the holder's.
     pub async fn check_now(
         &self,
         gate: &Gate,
         wallet: Address,
     ) -> Result<(Verdict, u64), ReadError> {
         let mut calls = Vec::new();
-        let own = Plan::new(gate, wallet, &self.index, &mut calls);
-        let delegations = calls.len();
-        calls.push((self.registry, delegation::incoming(wallet)));
-        let (block, answers) = self.aggregate(calls).await?;
-        let reasons = match self.decide(&own, &answers, block).await? {
+        let own = Plan::new(gate, wallet, Some(&self.index), &mut calls);
+        let probe = probe::run(
+            &self.chain,
+            self.multicall,
+            self.registry,
+            wallet,
+            &calls,
+            gate.contracts(),
+        )
+        .await?;
+        let block = probe.block;
+        let reasons = match self.decide(&own, &probe.own, block).await? {
             Verdict::Admitted(t) => return Ok((Verdict::Admitted(t), block)),
             Verdict::Refused(reasons) => reasons,
         };
-        let vaults = delegation::vault_gates(gate, answers[delegations].as_ref());
+        let vaults = delegation::vault_gates(gate, probe.delegations.as_ref());
         if vaults.is_empty() {
             return Ok((Verdict::Refused(reasons), block));
         }
+        // A vault's own tokens are not in the index's candidates: its collection lists them,
+        // or the logs name them.
         let mut calls = Vec::new();
         let plans: Vec<Plan> = vaults
             .iter()
-            .map(|(vault, g)| Plan::new(g, *vault, &self.index, &mut calls))
+            .map(|(vault, g)| Plan::new(g, *vault, None, &mut calls))
             .collect();
-        let (_, answers) = self.aggregate(calls).await?;
+        let answers = match probe.vault_answers(&calls) {
+            Some(answers) => answers,
+            None => self.aggregate(calls).await?.1,
+        };
         for plan in &plans {
             if let Verdict::Admitted(mut ticket) = self.decide(plan, &answers, block).await? {
                 ticket.vault = Some(plan.holder);
@@ -273,9 +286,6 @@ impl GateChecker {
     }
 }
 
-/// One read's answer: the return data, or `None` when it reverted.
-type Answer = Option<Bytes>;
-
 /// A gate's reads for one holder, placed in a shared list of calls.
 struct Plan<'g> {
     gate: &'g Gate,
@@ -291,16 +301,18 @@ impl<'g> Plan<'g> {
     fn new(
         gate: &'g Gate,
         holder: Address,
-        index: &TokenIndex,
+        index: Option<&TokenIndex>,
         calls: &mut Vec<(Address, Bytes)>,
     ) -> Self {
         let mut conditions = Vec::new();
         gate.conditions(&mut conditions);
         let candidates: Vec<Vec<U256>> = conditions
             .iter()
-            .map(|c| match c.any_token_collection() {
-                Some(contract) => index.candidates(contract, holder, MAX_INDEX_CANDIDATES),
-                None => Vec::new(),
+            .map(|c| match (c.any_token_collection(), index) {
+                (Some(contract), Some(index)) => {
+                    index.candidates(contract, holder, MAX_INDEX_CANDIDATES)
+                }
+                _ => Vec::new(),
             })
             .collect();
         let spans = conditions

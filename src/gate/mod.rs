@@ -6,6 +6,7 @@ pub mod delegation;
 pub mod eval;
 pub mod follow;
 pub mod index;
+pub mod probe;
 pub mod rules;
 
 pub use eval::{GateChecker, Ticket, Verdict};

@@ -41,8 +41,11 @@ async fn a_hot_wallet_is_admitted_by_what_its_vault_delegated() {
             .await,
     )
     .await;
+    // One round trip: the vault's reads ride in the call that found the delegation.
+    app.quiet_rpc().await;
     let r = app.join(&any_pass, &session).await;
     assert_eq!(r.status(), 200);
+    assert_eq!(app.chain_requests(), [["eth_call"]], "a delegated join");
     let join: Value = r.json().await.unwrap();
     let lent = join["stream_token"].as_str().unwrap().to_string();
     assert_eq!(join["ticket"]["token_id"], ticket.to_string(), "{join}");
@@ -61,7 +64,9 @@ async fn a_hot_wallet_is_admitted_by_what_its_vault_delegated() {
             .await,
     )
     .await;
+    app.quiet_rpc().await;
     let join: Value = app.join(&only_other, &session).await.json().await.unwrap();
+    assert_eq!(app.chain_requests(), [["eth_call"]], "a delegated join");
     assert_eq!(join["ticket"]["token_id"], other.to_string(), "{join}");
     assert_eq!(
         join["ticket"]["vault"],

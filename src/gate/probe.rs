@@ -1,0 +1,123 @@
+//! A whole gate in one `eth_call`, delegations included. The deployless `GateProbe` reads the
+//! gate for the wallet through Multicall3 and lists the wallet's delegations; then, in the same
+//! call, it makes the same per-account reads for each vault that delegated to the wallet and
+//! reads the owners of the tokens lent one by one. Without it, a delegated viewer's vaults are
+//! known only from the registry's answer and cost a second round trip.
+
+use std::collections::HashMap;
+
+use alloy::eips::BlockId;
+use alloy::primitives::{Address, Bytes};
+use alloy::providers::Provider;
+use alloy::rpc::types::TransactionRequest;
+use alloy::sol_types::{SolConstructor, SolType};
+
+use crate::chain::bindings::{GateProbe, GateProbeAnswer, ProbeResult};
+use crate::chain::{Chain, ReadError, read};
+
+/// Most vaults whose tickets one join reads.
+pub const MAX_VAULTS: usize = 8;
+
+/// One read's answer: the return data, or `None` when it reverted.
+pub type Answer = Option<Bytes>;
+
+/// What one probe read.
+#[derive(Debug)]
+pub struct Probe {
+    /// The block the reads describe.
+    pub block: u64,
+    /// The answers to the wallet's reads, in order.
+    pub own: Vec<Answer>,
+    /// `getIncomingDelegations(wallet)`'s return data; `None` without a registry.
+    pub delegations: Answer,
+    /// Every read a vault's gate may need, by target and calldata: the wallet's reads that name
+    /// no account, each vault's per-account reads, and the owners of lent tokens.
+    for_vaults: HashMap<(Address, Bytes), Answer>,
+}
+
+impl Probe {
+    /// The answers to a vault's `calls`, when the probe made every one of them.
+    pub fn vault_answers(&self, calls: &[(Address, Bytes)]) -> Option<Vec<Answer>> {
+        calls
+            .iter()
+            .map(|c| self.for_vaults.get(c).cloned())
+            .collect()
+    }
+}
+
+/// Reads `calls`, a gate over `contracts` planned for `wallet`, through `multicall`, and again
+/// for the vaults that `registry` says delegated to the wallet.
+pub async fn run(
+    chain: &Chain,
+    multicall: Address,
+    registry: Address,
+    wallet: Address,
+    calls: &[(Address, Bytes)],
+    contracts: Vec<Address>,
+) -> Result<Probe, ReadError> {
+    let reads = calls
+        .iter()
+        .map(|(target, data)| GateProbe::Read {
+            target: *target,
+            callData: data.clone(),
+            perAccount: names(data, wallet),
+        })
+        .collect();
+    let query = GateProbe::Query {
+        multicall,
+        registry,
+        wallet,
+        reads,
+        contracts,
+        maxVaults: alloy::primitives::U256::from(MAX_VAULTS),
+    };
+    let mut code = GateProbe::BYTECODE.to_vec();
+    code.extend_from_slice(&GateProbe::constructorCall { q: query }.abi_encode());
+    let tx = TransactionRequest::default().input(Bytes::from(code).into());
+    let out = read(|| async {
+        // The block named, as Multicall3's binding does: without it Anvil answers for the
+        // pending block, whose number is one past the state read.
+        let call = chain.provider.call(tx.clone()).block(BlockId::latest());
+        Ok::<_, alloy::contract::Error>(call.await?)
+    })
+    .await
+    .inspect_err(|e| {
+        if *e == ReadError::Reverted {
+            // Multicall3 missing, or a registry that is not one: a deployment fault, and
+            // nobody is let in on a guess.
+            tracing::error!(multicall3 = %multicall, delegate_registry = %registry, "the gate's reads revert");
+        }
+    })
+    .map_err(|_| ReadError::Unavailable)?;
+    let answer = GateProbeAnswer::abi_decode(&out).map_err(|_| ReadError::Unavailable)?;
+    if answer.own.len() != calls.len() || answer.calls.len() != answer.results.len() {
+        return Err(ReadError::Unavailable);
+    }
+    let own: Vec<Answer> = answer.own.into_iter().map(ok).collect();
+    let mut for_vaults: HashMap<(Address, Bytes), Answer> = calls
+        .iter()
+        .zip(&own)
+        .filter(|((_, data), _)| !names(data, wallet))
+        .map(|(call, answer)| (call.clone(), answer.clone()))
+        .collect();
+    for (call, result) in answer.calls.into_iter().zip(answer.results) {
+        for_vaults.insert((call.target, call.callData), ok(result));
+    }
+    Ok(Probe {
+        block: u64::try_from(answer.blockNumber).map_err(|_| ReadError::Unavailable)?,
+        own,
+        delegations: ok(answer.delegations),
+        for_vaults,
+    })
+}
+
+/// Whether a read is made for `account`: the word after its selector is the account, as in
+/// every `balanceOf` and `tokenOfOwnerByIndex`. A token id equal to the account's number would
+/// pass too; then the vault's read is missing and the checker reads it in a second call.
+fn names(data: &[u8], account: Address) -> bool {
+    data.get(4..36) == Some(account.into_word().as_slice())
+}
+
+fn ok(r: ProbeResult) -> Answer {
+    r.success.then_some(r.returnData)
+}

@@ -36,7 +36,7 @@ use marquee::auth::tokens::{
     SESSION_AUDIENCE, STREAM_AUDIENCE, SessionClaims, StreamClaims, Tokens,
 };
 use marquee::chain::anvil::{Anvil, DEV_KEYS};
-use marquee::chain::bindings::{DelegateRegistry, DemoToken, IERC20, Multicall3};
+use marquee::chain::bindings::{DemoToken, IERC20};
 use marquee::chain::deploy;
 use serde_json::{Value, json};
 
@@ -497,9 +497,7 @@ async fn join() {
     println!("== join");
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let chain = Chain::start().await;
-    let Chain {
-        anvil, admin, d, ..
-    } = &chain;
+    let Chain { anvil, d, .. } = &chain;
     let erc20 = d.erc20.unwrap();
     let viewers: Vec<PrivateKeySigner> = (0..CLIENTS).map(|_| PrivateKeySigner::random()).collect();
     let addresses: Vec<_> = viewers.iter().map(|v| v.address()).collect();
@@ -554,30 +552,19 @@ async fn join() {
     let cold_joins = (CLIENTS * EVENTS) as f64;
 
     // The same eth_call the gate makes, sent straight to Anvil by the same clients.
-    let multicall = Multicall3::new(d.multicall3, &admin);
     let holder = viewers[0].address();
-    let calls = vec![
-        (d.multicall3, Multicall3::getBlockNumberCall {}.abi_encode()),
-        (
-            erc20,
-            IERC20::balanceOfCall { account: holder }.abi_encode(),
-        ),
-        (
-            d.delegate_registry,
-            DelegateRegistry::getIncomingDelegationsCall { to: holder }.abi_encode(),
-        ),
-    ];
-    let calls = calls
-        .into_iter()
-        .map(|(target, data)| Multicall3::Call3 {
-            target,
-            allowFailure: true,
-            callData: data.into(),
-        })
-        .collect();
-    let data = multicall.aggregate3(calls).calldata().clone();
+    let read = IERC20::balanceOfCall { account: holder }
+        .abi_encode()
+        .into();
+    let data = marquee::gate::probe::creation_call(
+        d.multicall3,
+        d.delegate_registry,
+        holder,
+        &[(erc20, read)],
+        vec![erc20],
+    );
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "eth_call",
-        "params": [{ "to": d.multicall3, "data": data }, "latest"] });
+        "params": [{ "data": data }, "latest"] });
     let load = Load::Rpc {
         url: anvil.url.to_string(),
         body: Arc::new(body),

@@ -1,7 +1,8 @@
 //! Session and stream tokens: JWTs with a `kid` whose key fixes the algorithm (EdDSA for
 //! sessions, HS256 for stream tokens), with issuer, audience and times checked.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -93,17 +94,49 @@ fn compact_eddsa<T: Serialize>(header: &Header, claims: &T, key: &SigningKey) ->
     token
 }
 
+/// Most session tokens remembered as verified (a few hundred bytes each).
+const VERIFIED_SESSIONS: usize = 16_384;
+
+/// Session tokens already verified, by their whole text, with their claims: a session token
+/// comes with every request of its wallet, and checking its Ed25519 signature costs about as
+/// much as the rest of a join. Only the times are checked again; revocation is checked apart,
+/// on every request, as before.
+#[derive(Debug, Default)]
+struct Verified(RwLock<HashMap<Box<str>, SessionClaims>>);
+
+impl Verified {
+    fn get(&self, token: &str) -> Option<SessionClaims> {
+        self.0.read().ok()?.get(token).cloned()
+    }
+
+    fn put(&self, token: &str, claims: &SessionClaims, now: i64) {
+        let Ok(mut map) = self.0.write() else { return };
+        if map.len() >= VERIFIED_SESSIONS {
+            map.retain(|_, c| now <= c.exp);
+            if map.len() >= VERIFIED_SESSIONS {
+                map.clear();
+            }
+        }
+        map.insert(token.into(), claims.clone());
+    }
+}
+
 /// Signs and verifies this service's tokens with the shared key ring.
 #[derive(Debug, Clone)]
 pub struct Tokens {
     ring: Arc<KeyRing>,
     issuer: String,
+    verified: Arc<Verified>,
 }
 
 impl Tokens {
     /// Tokens named as issued by `issuer`, signed with `ring`.
     pub fn new(ring: Arc<KeyRing>, issuer: String) -> Self {
-        Self { ring, issuer }
+        Self {
+            ring,
+            issuer,
+            verified: Arc::default(),
+        }
     }
 
     /// The issuer these tokens name.
@@ -128,7 +161,13 @@ impl Tokens {
 
     /// The claims of a valid, current session token.
     pub fn verify_session(&self, token: &str) -> Option<SessionClaims> {
-        self.verify(token, Purpose::Session, SESSION_AUDIENCE)
+        let now = crate::time_util::now_ms() / 1000;
+        if let Some(claims) = self.verified.get(token) {
+            return current(claims.iat, claims.nbf, claims.exp, now).then_some(claims);
+        }
+        let claims: SessionClaims = self.verify(token, Purpose::Session, SESSION_AUDIENCE)?;
+        self.verified.put(token, &claims, now);
+        Some(claims)
     }
 
     /// The claims of a valid, current stream token.
@@ -172,5 +211,28 @@ impl Tokens {
         // The library requires `iat` but does not look at it: a token from the future is forged
         // or from a node whose clock is wrong.
         (claims.iat() <= crate::time_util::now_ms() / 1000 + LEEWAY_SECS as i64).then_some(claims)
+    }
+}
+
+/// Whether a token issued at `iat`, valid from `nbf` until `exp`, is current at `now` (all in
+/// seconds), with the leeway `jsonwebtoken` is given.
+fn current(iat: i64, nbf: i64, exp: i64, now: i64) -> bool {
+    let leeway = LEEWAY_SECS as i64;
+    iat <= now + leeway && nbf <= now + leeway && now <= exp + leeway
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remembered_token_is_current_only_within_its_times() {
+        let l = LEEWAY_SECS as i64;
+        assert!(current(100, 100, 200, 150));
+        assert!(current(100, 100, 200, 200 + l), "expiry, with leeway");
+        assert!(!current(100, 100, 200, 201 + l), "expired");
+        assert!(current(100, 100, 200, 100 - l), "not before, with leeway");
+        assert!(!current(100, 100, 200, 99 - l), "not yet valid");
+        assert!(!current(200, 100, 300, 199 - l), "issued in the future");
     }
 }

@@ -55,25 +55,8 @@ pub async fn run(
     calls: &[(Address, Bytes)],
     contracts: Vec<Address>,
 ) -> Result<Probe, ReadError> {
-    let reads = calls
-        .iter()
-        .map(|(target, data)| GateProbe::Read {
-            target: *target,
-            callData: data.clone(),
-            perAccount: names(data, wallet),
-        })
-        .collect();
-    let query = GateProbe::Query {
-        multicall,
-        registry,
-        wallet,
-        reads,
-        contracts,
-        maxVaults: alloy::primitives::U256::from(MAX_VAULTS),
-    };
-    let mut code = GateProbe::BYTECODE.to_vec();
-    code.extend_from_slice(&GateProbe::constructorCall { q: query }.abi_encode());
-    let tx = TransactionRequest::default().input(Bytes::from(code).into());
+    let tx = TransactionRequest::default()
+        .input(creation_call(multicall, registry, wallet, calls, contracts).into());
     let out = read(|| async {
         // The block named, as Multicall3's binding does: without it Anvil answers for the
         // pending block, whose number is one past the state read.
@@ -109,6 +92,35 @@ pub async fn run(
         delegations: ok(answer.delegations),
         for_vaults,
     })
+}
+
+/// The deployless call's data: `GateProbe`'s creation code and its query (see [`run`]).
+pub fn creation_call(
+    multicall: Address,
+    registry: Address,
+    wallet: Address,
+    calls: &[(Address, Bytes)],
+    contracts: Vec<Address>,
+) -> Bytes {
+    let reads = calls
+        .iter()
+        .map(|(target, data)| GateProbe::Read {
+            target: *target,
+            callData: data.clone(),
+            perAccount: names(data, wallet),
+        })
+        .collect();
+    let query = GateProbe::Query {
+        multicall,
+        registry,
+        wallet,
+        reads,
+        contracts,
+        maxVaults: alloy::primitives::U256::from(MAX_VAULTS),
+    };
+    let mut code = GateProbe::BYTECODE.to_vec();
+    code.extend_from_slice(&GateProbe::constructorCall { q: query }.abi_encode());
+    code.into()
 }
 
 /// Whether a read is made for `account`: the word after its selector is the account, as in

@@ -26,10 +26,9 @@ contract GateProbe {
         Multicall3.Result[] own;
         /// `getIncomingDelegations(wallet)`: failed when there is no registry.
         Multicall3.Result delegations;
-        /// The vaults whose delegations to the wallet can matter to this gate (at most `maxVaults`).
-        address[] vaults;
-        /// The dependent reads: each vault's per-account reads, then the owner of every token
-        /// lent one by one, each with its answer.
+        /// The dependent reads: the per-account reads of each vault whose delegations to the
+        /// wallet can matter to this gate (at most `maxVaults`, in the registry's order), then
+        /// the owner of every token lent one by one; each with its answer.
         Multicall3.Call3[] calls;
         Multicall3.Result[] results;
     }
@@ -61,7 +60,7 @@ contract GateProbe {
                 a.delegations = Multicall3.Result(true, abi.encode(l));
             } catch {}
         }
-        (a.vaults, a.calls) = _dependent(list, q.reads, q.contracts, q.maxVaults);
+        a.calls = _dependent(list, q.reads, q.contracts, q.maxVaults);
         a.results = q.multicall.aggregate3(a.calls);
         bytes memory out = abi.encode(a);
         assembly ("memory-safe") {
@@ -69,14 +68,15 @@ contract GateProbe {
         }
     }
 
-    /// The vaults to read, in the registry's order, and the reads that depend on them.
+    /// The reads that depend on the registry's answer: each vault's, in the registry's order, then
+    /// the owners of lent tokens.
     function _dependent(
         DelegateRegistry.Delegation[] memory list,
         Read[] memory reads,
         address[] memory contracts,
         uint256 maxVaults
-    ) private pure returns (address[] memory vaults, Multicall3.Call3[] memory calls) {
-        vaults = new address[](maxVaults);
+    ) private pure returns (Multicall3.Call3[] memory calls) {
+        address[] memory vaults = new address[](maxVaults);
         uint256 nVaults;
         uint256 lent;
         for (uint256 i; i < list.length; i++) {
@@ -88,9 +88,6 @@ contract GateProbe {
                 if (vaults[v] == d.from) seen = true;
             }
             if (!seen && nVaults < maxVaults) vaults[nVaults++] = d.from;
-        }
-        assembly ("memory-safe") {
-            mstore(vaults, nVaults)
         }
         uint256 perVault;
         for (uint256 j; j < reads.length; j++) {

@@ -43,24 +43,10 @@ sol! {
     /// What `GateProbe`'s creation code returns: `abi.encode(GateProbe.Answer)`.
     struct GateProbeAnswer {
         uint256 blockNumber;
-        ProbeResult[] own;
-        ProbeResult delegations;
-        address[] vaults;
-        ProbeCall[] calls;
-        ProbeResult[] results;
-    }
-
-    /// Multicall3's `Result`.
-    struct ProbeResult {
-        bool success;
-        bytes returnData;
-    }
-
-    /// Multicall3's `Call3`.
-    struct ProbeCall {
-        address target;
-        bool allowFailure;
-        bytes callData;
+        Multicall3.Result[] own;
+        Multicall3.Result delegations;
+        Multicall3.Call3[] calls;
+        Multicall3.Result[] results;
     }
 }
 

@@ -126,14 +126,14 @@ impl GateChecker {
         gate: &Gate,
         wallet: Address,
     ) -> Result<(Verdict, u64), ReadError> {
-        let mut calls = Vec::new();
-        let own = Plan::new(gate, wallet, Some(&self.index), &mut calls);
+        let mut own_calls = Vec::new();
+        let own = Plan::new(gate, wallet, Some(&self.index), &mut own_calls);
         let probe = probe::run(
             &self.chain,
             self.multicall,
             self.registry,
             wallet,
-            &calls,
+            &own_calls,
             gate.contracts(),
         )
         .await?;
@@ -153,7 +153,7 @@ impl GateChecker {
             .iter()
             .map(|(vault, g)| Plan::new(g, *vault, None, &mut calls))
             .collect();
-        let answers = match probe.vault_answers(&calls) {
+        let answers = match probe.vault_answers(wallet, &own_calls, &calls) {
             Some(answers) => answers,
             None => self.aggregate(calls).await?.1,
         };

@@ -4,15 +4,13 @@
 //! reads the owners of the tokens lent one by one. Without it, a delegated viewer's vaults are
 //! known only from the registry's answer and cost a second round trip.
 
-use std::collections::HashMap;
-
 use alloy::eips::BlockId;
 use alloy::primitives::{Address, Bytes};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::{SolConstructor, SolType};
 
-use crate::chain::bindings::{GateProbe, GateProbeAnswer, ProbeResult};
+use crate::chain::bindings::{GateProbe, GateProbeAnswer, Multicall3};
 use crate::chain::{Chain, ReadError, read};
 
 /// Most vaults whose tickets one join reads.
@@ -30,17 +28,29 @@ pub struct Probe {
     pub own: Vec<Answer>,
     /// `getIncomingDelegations(wallet)`'s return data; `None` without a registry.
     pub delegations: Answer,
-    /// Every read a vault's gate may need, by target and calldata: the wallet's reads that name
-    /// no account, each vault's per-account reads, and the owners of lent tokens.
-    for_vaults: HashMap<(Address, Bytes), Answer>,
+    /// The reads that depend on the delegations: each vault's per-account reads and the owners
+    /// of lent tokens, each with its answer.
+    dependent: Vec<((Address, Bytes), Answer)>,
 }
 
 impl Probe {
-    /// The answers to a vault's `calls`, when the probe made every one of them.
-    pub fn vault_answers(&self, calls: &[(Address, Bytes)]) -> Option<Vec<Answer>> {
+    /// The answers to a vault's `calls`, when the probe made every one of them: among the
+    /// dependent reads, or the wallet's `own_calls` that name no account (owners of listed ids).
+    /// Looked up only for a wallet with delegations, so most joins build nothing here.
+    pub fn vault_answers(
+        &self,
+        wallet: Address,
+        own_calls: &[(Address, Bytes)],
+        calls: &[(Address, Bytes)],
+    ) -> Option<Vec<Answer>> {
+        let own = own_calls
+            .iter()
+            .zip(&self.own)
+            .filter(|((_, data), _)| !names(data, wallet));
+        let made = self.dependent.iter().map(|(c, a)| (c, a)).chain(own);
         calls
             .iter()
-            .map(|c| self.for_vaults.get(c).cloned())
+            .map(|c| made.clone().find(|(m, _)| *m == c).map(|(_, a)| a.clone()))
             .collect()
     }
 }
@@ -76,21 +86,17 @@ pub async fn run(
     if answer.own.len() != calls.len() || answer.calls.len() != answer.results.len() {
         return Err(ReadError::Unavailable);
     }
-    let own: Vec<Answer> = answer.own.into_iter().map(ok).collect();
-    let mut for_vaults: HashMap<(Address, Bytes), Answer> = calls
-        .iter()
-        .zip(&own)
-        .filter(|((_, data), _)| !names(data, wallet))
-        .map(|(call, answer)| (call.clone(), answer.clone()))
+    let dependent = answer
+        .calls
+        .into_iter()
+        .zip(answer.results)
+        .map(|(call, result)| ((call.target, call.callData), ok(result)))
         .collect();
-    for (call, result) in answer.calls.into_iter().zip(answer.results) {
-        for_vaults.insert((call.target, call.callData), ok(result));
-    }
     Ok(Probe {
         block: u64::try_from(answer.blockNumber).map_err(|_| ReadError::Unavailable)?,
-        own,
+        own: answer.own.into_iter().map(ok).collect(),
         delegations: ok(answer.delegations),
-        for_vaults,
+        dependent,
     })
 }
 
@@ -130,6 +136,6 @@ fn names(data: &[u8], account: Address) -> bool {
     data.get(4..36) == Some(account.into_word().as_slice())
 }
 
-fn ok(r: ProbeResult) -> Answer {
+fn ok(r: Multicall3::Result) -> Answer {
     r.success.then_some(r.returnData)
 }

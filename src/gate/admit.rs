@@ -7,7 +7,7 @@ use alloy::primitives::Address;
 
 use super::eval::{GateChecker, Ticket, Verdict};
 use super::follow::Follower;
-use crate::auth::random_id;
+use crate::auth::ordered_id;
 use crate::auth::revocation::Revocations;
 use crate::chain::ReadError;
 use crate::model::{Event, SeatConflict};
@@ -139,7 +139,7 @@ impl Admitter {
             takeover: event.spec.seat_conflict == SeatConflict::Takeover,
         });
         let new = NewGrant {
-            grant_id: &random_id(),
+            grant_id: &ordered_id(req.now),
             event_id: &event.id,
             session_id: req.session_id,
             wallet: &req.wallet.to_string(),

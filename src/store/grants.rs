@@ -357,3 +357,40 @@ pub async fn set_cursor(db: &Db, name: &str, block: u64) -> Result<(), sqlx::Err
     .await
     .map(|_| ()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite's plan of `statement` with every parameter NULL, one line per step.
+    async fn plan(db: &Db, statement: &str) -> Vec<String> {
+        let Db::Sqlite(pool) = db else {
+            unreachable!("an SQLite file")
+        };
+        let script = Script::new(&format!("EXPLAIN QUERY PLAN {statement}"));
+        let rows: Vec<(i64, i64, i64, String)> = script
+            .query_as(&vec![Arg::Null; 14])
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        rows.into_iter().map(|(.., detail)| detail).collect()
+    }
+
+    #[tokio::test]
+    async fn a_join_finds_its_sessions_grant_by_the_whole_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("m.db").display());
+        let db = super::super::connect(&url).await.unwrap();
+        // With the ticket's index instead, a join of a screening gated by an ERC-20 token
+        // (whose grants all share the contract and have no token id) read every live grant of
+        // the event: each join cost more as the audience grew.
+        let whole_key = "SEARCH grant_ USING INDEX grant_session \
+             (session_id=? AND event_id=? AND holder=? AND contract=? AND token_id=?)";
+        assert_eq!(plan(&db, SEAT[0]).await, [whole_key], "renewal");
+        let attendance = plan(&db, SEAT[5]).await;
+        assert!(attendance.iter().any(|l| l == whole_key), "{attendance:?}");
+        assert!(!attendance.iter().any(|l| l.contains("grant_ticket")));
+        let insert = plan(&db, SEAT[3]).await;
+        assert!(insert.iter().any(|l| l == whole_key), "{insert:?}");
+    }
+}

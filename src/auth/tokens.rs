@@ -62,21 +62,21 @@ pub struct StreamClaims {
     pub exp: i64,
 }
 
-/// Claims that carry an issue time.
-pub trait Claims: DeserializeOwned {
-    /// Issued at (s).
-    fn iat(&self) -> i64;
+/// Claims that carry their times.
+pub trait Claims: DeserializeOwned + Clone {
+    /// Issued at, not before, expiry (s).
+    fn times(&self) -> (i64, i64, i64);
 }
 
 impl Claims for SessionClaims {
-    fn iat(&self) -> i64 {
-        self.iat
+    fn times(&self) -> (i64, i64, i64) {
+        (self.iat, self.nbf, self.exp)
     }
 }
 
 impl Claims for StreamClaims {
-    fn iat(&self) -> i64 {
-        self.iat
+    fn times(&self) -> (i64, i64, i64) {
+        (self.iat, self.nbf, self.exp)
     }
 }
 
@@ -94,26 +94,33 @@ fn compact_eddsa<T: Serialize>(header: &Header, claims: &T, key: &SigningKey) ->
     token
 }
 
-/// Most session tokens remembered as verified (a few hundred bytes each).
-const VERIFIED_SESSIONS: usize = 16_384;
+/// Most tokens of one purpose remembered as verified (a few hundred bytes each).
+const VERIFIED_TOKENS: usize = 16_384;
 
-/// Session tokens already verified, by their whole text, with their claims: a session token
-/// comes with every request of its wallet, and checking its Ed25519 signature costs about as
-/// much as the rest of a join. Only the times are checked again; revocation is checked apart,
-/// on every request, as before.
-#[derive(Debug, Default)]
-struct Verified(RwLock<HashMap<Box<str>, SessionClaims>>);
+/// Tokens already verified, by their whole text, with their claims. A session token comes
+/// with every request of its wallet, and checking its Ed25519 signature costs about as much as
+/// the rest of a join; a stream token comes with every segment request, where its HMAC check
+/// and JSON claims were the most of Marquee's own work. Only the times are checked again;
+/// revocation is checked apart, on every request, as before.
+#[derive(Debug)]
+struct Verified<C>(RwLock<HashMap<Box<str>, C>>);
 
-impl Verified {
-    fn get(&self, token: &str) -> Option<SessionClaims> {
+impl<C> Default for Verified<C> {
+    fn default() -> Self {
+        Self(RwLock::default())
+    }
+}
+
+impl<C: Claims> Verified<C> {
+    fn get(&self, token: &str) -> Option<C> {
         self.0.read().ok()?.get(token).cloned()
     }
 
-    fn put(&self, token: &str, claims: &SessionClaims, now: i64) {
+    fn put(&self, token: &str, claims: &C, now: i64) {
         let Ok(mut map) = self.0.write() else { return };
-        if map.len() >= VERIFIED_SESSIONS {
-            map.retain(|_, c| now <= c.exp);
-            if map.len() >= VERIFIED_SESSIONS {
+        if map.len() >= VERIFIED_TOKENS {
+            map.retain(|_, c| now <= c.times().2);
+            if map.len() >= VERIFIED_TOKENS {
                 map.clear();
             }
         }
@@ -126,7 +133,8 @@ impl Verified {
 pub struct Tokens {
     ring: Arc<KeyRing>,
     issuer: String,
-    verified: Arc<Verified>,
+    sessions: Arc<Verified<SessionClaims>>,
+    streams: Arc<Verified<StreamClaims>>,
 }
 
 impl Tokens {
@@ -135,7 +143,8 @@ impl Tokens {
         Self {
             ring,
             issuer,
-            verified: Arc::default(),
+            sessions: Arc::default(),
+            streams: Arc::default(),
         }
     }
 
@@ -161,18 +170,30 @@ impl Tokens {
 
     /// The claims of a valid, current session token.
     pub fn verify_session(&self, token: &str) -> Option<SessionClaims> {
-        let now = crate::time_util::now_ms() / 1000;
-        if let Some(claims) = self.verified.get(token) {
-            return current(claims.iat, claims.nbf, claims.exp, now).then_some(claims);
-        }
-        let claims: SessionClaims = self.verify(token, Purpose::Session, SESSION_AUDIENCE)?;
-        self.verified.put(token, &claims, now);
-        Some(claims)
+        self.remembered(&self.sessions, token, Purpose::Session, SESSION_AUDIENCE)
     }
 
     /// The claims of a valid, current stream token.
     pub fn verify_stream(&self, token: &str) -> Option<StreamClaims> {
-        self.verify(token, Purpose::Stream, STREAM_AUDIENCE)
+        self.remembered(&self.streams, token, Purpose::Stream, STREAM_AUDIENCE)
+    }
+
+    /// [`Tokens::verify`], answered from `verified` for a token it already passed.
+    fn remembered<C: Claims>(
+        &self,
+        verified: &Verified<C>,
+        token: &str,
+        purpose: Purpose,
+        audience: &str,
+    ) -> Option<C> {
+        let now = crate::time_util::now_ms() / 1000;
+        if let Some(claims) = verified.get(token) {
+            let (iat, nbf, exp) = claims.times();
+            return current(iat, nbf, exp, now).then_some(claims);
+        }
+        let claims: C = self.verify(token, purpose, audience)?;
+        verified.put(token, &claims, now);
+        Some(claims)
     }
 
     fn sign<T: Serialize>(&self, purpose: Purpose, claims: &T) -> String {
@@ -210,7 +231,8 @@ impl Tokens {
             .claims;
         // The library requires `iat` but does not look at it: a token from the future is forged
         // or from a node whose clock is wrong.
-        (claims.iat() <= crate::time_util::now_ms() / 1000 + LEEWAY_SECS as i64).then_some(claims)
+        (claims.times().0 <= crate::time_util::now_ms() / 1000 + LEEWAY_SECS as i64)
+            .then_some(claims)
     }
 }
 

@@ -10,7 +10,8 @@
 //! block) and cold (every join a new gate and wallet pair, so every join reads the chain),
 //! beside the rate at which Anvil answers the same `eth_call` when asked directly, and the
 //! JSON-RPC requests per join, counted by a proxy that stays in the server's path to Anvil
-//! (so cold joins pay one extra local hop that the direct figure does not).
+//! (so cold joins pay one extra local hop that the direct figure does not); and the database
+//! write that seats a join, in an empty screening and in one with 20,000 viewers.
 //!
 //! stream: gated playlists and segments beside nginx (plain and `secure_link`) on the same
 //! files under the same wrk load, and Marquee's memory with 1,000 open viewer connections.
@@ -44,6 +45,8 @@ use serde_json::{Value, json};
 mod claims;
 #[path = "marquee/scale.rs"]
 mod scale;
+#[path = "marquee/seats.rs"]
+mod seats;
 #[path = "marquee/stream.rs"]
 mod stream;
 
@@ -69,6 +72,7 @@ fn main() {
     }
     if wants("join") {
         rt.block_on(join());
+        rt.block_on(seats::seat_writes());
     }
     if wants("stream") {
         rt.block_on(stream::stream());

@@ -77,11 +77,13 @@ const BATCH: usize = 64;
 
 /// The statements that seat one join, in order. Parameters: $1 now, $2 new grant id, $3 event,
 /// $4 session, $5 wallet, $6 holder, $7 kind, $8 contract, $9 token id, $10 block, $11 lease
-/// end, $12 expiry, $13 seats per ticket (NULL: unlimited), $14 takeover (0 or 1).
+/// end, $12 expiry, $13 seats per ticket (NULL: unlimited), $14 takeover (0 or 1). A session is
+/// one wallet's, so every lookup of a session's grants names the wallet too: the wallet's index
+/// then finds them.
 const SEAT: [&str; 6] = [
     "UPDATE grant_ SET lease_until = $11, block = $10,
        expires_at = CASE WHEN expires_at > $12 THEN expires_at ELSE $12 END
- WHERE session_id = $4 AND event_id = $3 AND holder = $6 AND contract = $8 AND token_id = $9
+ WHERE wallet = $5 AND session_id = $4 AND event_id = $3 AND holder = $6 AND contract = $8 AND token_id = $9
    AND revoked_at IS NULL
  RETURNING 'seated', grant_id",
     "UPDATE grant_ SET revoked_at = $1, reason = 'lease lapsed'
@@ -92,7 +94,7 @@ const SEAT: [&str; 6] = [
  WHERE $14 <> 0 AND grant_id = (SELECT grant_id FROM grant_
      WHERE event_id = $3 AND contract = $8 AND token_id = $9 AND revoked_at IS NULL
        AND wallet = $5 AND session_id <> $4 ORDER BY created_at LIMIT 1)
-   AND NOT EXISTS (SELECT 1 FROM grant_ WHERE session_id = $4 AND event_id = $3
+   AND NOT EXISTS (SELECT 1 FROM grant_ WHERE wallet = $5 AND session_id = $4 AND event_id = $3
      AND holder = $6 AND contract = $8 AND token_id = $9 AND revoked_at IS NULL)
    AND (SELECT count(*) FROM grant_ WHERE event_id = $3 AND contract = $8 AND token_id = $9
      AND revoked_at IS NULL AND session_id <> $4) = $13
@@ -100,18 +102,18 @@ const SEAT: [&str; 6] = [
     "INSERT INTO grant_ (grant_id, event_id, session_id, wallet, holder, kind, contract, token_id,
    block, created_at, lease_until, expires_at)
  SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $1, $11, $12
- WHERE NOT EXISTS (SELECT 1 FROM grant_ WHERE session_id = $4 AND event_id = $3
+ WHERE NOT EXISTS (SELECT 1 FROM grant_ WHERE wallet = $5 AND session_id = $4 AND event_id = $3
      AND holder = $6 AND contract = $8 AND token_id = $9 AND revoked_at IS NULL)
    AND ($13 IS NULL OR (SELECT count(*) FROM grant_ WHERE event_id = $3 AND contract = $8
      AND token_id = $9 AND revoked_at IS NULL AND session_id <> $4) < $13)
  RETURNING 'seated', grant_id",
     "UPDATE grant_ SET revoked_at = $1, reason = 'replaced'
- WHERE session_id = $4 AND event_id = $3 AND revoked_at IS NULL AND grant_id <> $2
+ WHERE wallet = $5 AND session_id = $4 AND event_id = $3 AND revoked_at IS NULL AND grant_id <> $2
    AND NOT (holder = $6 AND contract = $8 AND token_id = $9)
    AND EXISTS (SELECT 1 FROM grant_ WHERE grant_id = $2)
  RETURNING 'cut', grant_id",
     "INSERT INTO attendance (event_id, address, joined_at)
- SELECT $3, $5, $1 WHERE EXISTS (SELECT 1 FROM grant_ WHERE session_id = $4 AND event_id = $3
+ SELECT $3, $5, $1 WHERE EXISTS (SELECT 1 FROM grant_ WHERE wallet = $5 AND session_id = $4 AND event_id = $3
      AND holder = $6 AND contract = $8 AND token_id = $9 AND revoked_at IS NULL)
  ON CONFLICT (event_id, address) DO NOTHING",
 ];
@@ -291,20 +293,25 @@ pub async fn revoke(db: &Db, grant_id: &str, now: i64, reason: &str) -> Result<(
     .map(|_| ()))
 }
 
+/// The live grants of a holder: its own (holder and wallet the same), then those it lent
+/// through a delegation, each part found by its own index.
+const LIVE_OF_HOLDER: &str = "SELECT grant_id, event_id, wallet, kind, contract, token_id, block \
+     FROM grant_ WHERE wallet = $1 AND holder = $1 AND revoked_at IS NULL AND expires_at > $2 \
+     UNION ALL \
+     SELECT grant_id, event_id, wallet, kind, contract, token_id, block \
+     FROM grant_ WHERE holder = $1 AND holder <> wallet AND revoked_at IS NULL AND expires_at > $2";
+
 /// Live grants whose ticket `holder` holds.
 pub async fn live_of_holder(
     db: &Db,
     holder: &str,
     now: i64,
 ) -> Result<Vec<LiveGrant>, sqlx::Error> {
-    with_pool!(db, |p| sqlx::query_as(
-        "SELECT grant_id, event_id, wallet, kind, contract, token_id, block FROM grant_ \
-         WHERE holder = $1 AND revoked_at IS NULL AND expires_at > $2",
-    )
-    .bind(holder)
-    .bind(now)
-    .fetch_all(p)
-    .await)
+    with_pool!(db, |p| sqlx::query_as(LIVE_OF_HOLDER)
+        .bind(holder)
+        .bind(now)
+        .fetch_all(p)
+        .await)
 }
 
 /// Grants revoked at or after `since` whose tokens have not expired by `now`, with when.
@@ -384,13 +391,35 @@ mod tests {
         // With the ticket's index instead, a join of a screening gated by an ERC-20 token
         // (whose grants all share the contract and have no token id) read every live grant of
         // the event: each join cost more as the audience grew.
-        let whole_key = "SEARCH grant_ USING INDEX grant_session \
-             (session_id=? AND event_id=? AND holder=? AND contract=? AND token_id=?)";
+        let whole_key = "SEARCH grant_ USING INDEX grant_wallet (wallet=? AND event_id=? \
+             AND session_id=? AND holder=? AND contract=? AND token_id=?)";
         assert_eq!(plan(&db, SEAT[0]).await, [whole_key], "renewal");
         let attendance = plan(&db, SEAT[5]).await;
         assert!(attendance.iter().any(|l| l == whole_key), "{attendance:?}");
         assert!(!attendance.iter().any(|l| l.contains("grant_ticket")));
         let insert = plan(&db, SEAT[3]).await;
         assert!(insert.iter().any(|l| l == whole_key), "{insert:?}");
+        // When a ticket moves, its holder's grants are found by index, whether the holder
+        // is the viewer or a vault that delegated to them.
+        let Db::Sqlite(pool) = &db else {
+            unreachable!("an SQLite file")
+        };
+        let moved: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {LIVE_OF_HOLDER}"))
+                .bind("0xA")
+                .bind(0)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        let moved: Vec<String> = moved.into_iter().map(|(.., d)| d).collect();
+        assert!(
+            moved.iter().any(|l| l.contains("grant_wallet (wallet=?)")),
+            "{moved:?}"
+        );
+        assert!(
+            moved.iter().any(|l| l.contains("grant_vault (holder=?)")),
+            "{moved:?}"
+        );
+        assert!(!moved.iter().any(|l| l.starts_with("SCAN")), "{moved:?}");
     }
 }

@@ -63,7 +63,7 @@ pub struct StreamClaims {
 }
 
 /// Claims that carry their times.
-pub trait Claims: DeserializeOwned + Clone {
+pub trait Claims: DeserializeOwned {
     /// Issued at, not before, expiry (s).
     fn times(&self) -> (i64, i64, i64);
 }
@@ -97,13 +97,14 @@ fn compact_eddsa<T: Serialize>(header: &Header, claims: &T, key: &SigningKey) ->
 /// Most tokens of one purpose remembered as verified (a few hundred bytes each).
 const VERIFIED_TOKENS: usize = 16_384;
 
-/// Tokens already verified, by their whole text, with their claims. A session token comes
+/// Tokens already verified, by their whole text, with their claims (shared, so that a request
+/// answered from here copies no strings). A session token comes
 /// with every request of its wallet, and checking its Ed25519 signature costs about as much as
 /// the rest of a join; a stream token comes with every segment request, where its HMAC check
 /// and JSON claims were the most of Marquee's own work. Only the times are checked again;
 /// revocation is checked apart, on every request, as before.
 #[derive(Debug)]
-struct Verified<C>(RwLock<HashMap<Box<str>, C>>);
+struct Verified<C>(RwLock<HashMap<Box<str>, Arc<C>>>);
 
 impl<C> Default for Verified<C> {
     fn default() -> Self {
@@ -112,11 +113,11 @@ impl<C> Default for Verified<C> {
 }
 
 impl<C: Claims> Verified<C> {
-    fn get(&self, token: &str) -> Option<C> {
+    fn get(&self, token: &str) -> Option<Arc<C>> {
         self.0.read().ok()?.get(token).cloned()
     }
 
-    fn put(&self, token: &str, claims: &C, now: i64) {
+    fn put(&self, token: &str, claims: &Arc<C>, now: i64) {
         let Ok(mut map) = self.0.write() else { return };
         if map.len() >= VERIFIED_TOKENS {
             map.retain(|_, c| now <= c.times().2);
@@ -169,12 +170,12 @@ impl Tokens {
     }
 
     /// The claims of a valid, current session token.
-    pub fn verify_session(&self, token: &str) -> Option<SessionClaims> {
+    pub fn verify_session(&self, token: &str) -> Option<Arc<SessionClaims>> {
         self.remembered(&self.sessions, token, Purpose::Session, SESSION_AUDIENCE)
     }
 
     /// The claims of a valid, current stream token.
-    pub fn verify_stream(&self, token: &str) -> Option<StreamClaims> {
+    pub fn verify_stream(&self, token: &str) -> Option<Arc<StreamClaims>> {
         self.remembered(&self.streams, token, Purpose::Stream, STREAM_AUDIENCE)
     }
 
@@ -185,13 +186,13 @@ impl Tokens {
         token: &str,
         purpose: Purpose,
         audience: &str,
-    ) -> Option<C> {
+    ) -> Option<Arc<C>> {
         let now = crate::time_util::now_ms() / 1000;
         if let Some(claims) = verified.get(token) {
             let (iat, nbf, exp) = claims.times();
             return current(iat, nbf, exp, now).then_some(claims);
         }
-        let claims: C = self.verify(token, purpose, audience)?;
+        let claims = Arc::new(self.verify::<C>(token, purpose, audience)?);
         verified.put(token, &claims, now);
         Some(claims)
     }

@@ -20,9 +20,9 @@ enum Scope {
 /// delegation lets the wallet use it: conditions outside the delegation cannot hold.
 ///
 /// Only full delegations count (empty `rights`); a delegation for other rights was not meant
-/// to open screenings. `answer` is the return data of `getIncomingDelegations`, none if it failed (no
-/// registry there): then nobody has delegated. The vaults are those `GateProbe` reads, in the
-/// same order and under the same rules.
+/// to open screenings. `answer` is the return data of `getIncomingDelegations`, none if it
+/// failed (no registry there): then nobody has delegated. The vaults are those `GateProbe`
+/// reads, in the same order and under the same rules.
 pub fn vault_gates(gate: &Gate, answer: Option<&Bytes>) -> Vec<(Address, Gate)> {
     let Some(list) = answer
         .and_then(|a| DelegateRegistry::getIncomingDelegationsCall::abi_decode_returns(a).ok())

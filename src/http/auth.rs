@@ -155,7 +155,7 @@ async fn logout(State(state): State<AppState>, session: Session) -> ApiResult<Re
     store::sessions::revoke(&state.db, sid, session.claims.exp * 1000, now_ms()).await?;
     state
         .revocations
-        .insert_until(session.claims.sid, session.claims.exp * 1000);
+        .insert_until(session.claims.sid.clone(), session.claims.exp * 1000);
     let clear = set_cookie(&state, SESSION_COOKIE, "", "/", 0);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
 }

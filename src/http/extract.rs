@@ -1,6 +1,8 @@
 //! Request extractors: JSON bodies with problem+json rejections, and who is calling
 //! (session, organizer, stream token).
 
+use std::sync::Arc;
+
 use alloy::primitives::Address;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -33,7 +35,7 @@ pub struct Session {
     /// The wallet.
     pub address: Address,
     /// The session's claims.
-    pub claims: SessionClaims,
+    pub claims: Arc<SessionClaims>,
 }
 
 impl FromRequestParts<AppState> for Session {
@@ -50,7 +52,7 @@ impl FromRequestParts<AppState> for Session {
         if from_cookie {
             cookie_use(parts).check(state)?;
         }
-        let claims: SessionClaims = state
+        let claims = state
             .tokens
             .verify_session(&token)
             .ok_or_else(|| ApiError::unauthenticated("the session token is invalid or expired"))?;
@@ -159,11 +161,15 @@ impl StreamToken {
 
     /// Checks the token for `event_id`: 401 when invalid, 403 when for another event, revoked,
     /// or sent by cookie from another site.
-    pub fn authorize(&self, state: &AppState, event_id: &str) -> Result<StreamClaims, ApiError> {
+    pub fn authorize(
+        &self,
+        state: &AppState,
+        event_id: &str,
+    ) -> Result<Arc<StreamClaims>, ApiError> {
         if let Some(c) = &self.cookie {
             c.check(state)?;
         }
-        let claims: StreamClaims = state
+        let claims = state
             .tokens
             .verify_stream(&self.token)
             .ok_or_else(|| ApiError::unauthenticated("the stream token is invalid or expired"))?;

@@ -369,7 +369,8 @@ pub async fn set_cursor(db: &Db, name: &str, block: u64) -> Result<(), sqlx::Err
 mod tests {
     use super::*;
 
-    /// SQLite's plan of `statement` with every parameter NULL, one line per step.
+    /// SQLite's plan of `statement` (parameters `$1` to `$14` at most) with every parameter
+    /// NULL, one line per step.
     async fn plan(db: &Db, statement: &str) -> Vec<String> {
         let Db::Sqlite(pool) = db else {
             unreachable!("an SQLite file")
@@ -401,17 +402,7 @@ mod tests {
         assert!(insert.iter().any(|l| l == whole_key), "{insert:?}");
         // When a ticket moves, its holder's grants are found by index, whether the holder
         // is the viewer or a vault that delegated to them.
-        let Db::Sqlite(pool) = &db else {
-            unreachable!("an SQLite file")
-        };
-        let moved: Vec<(i64, i64, i64, String)> =
-            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {LIVE_OF_HOLDER}"))
-                .bind("0xA")
-                .bind(0)
-                .fetch_all(pool)
-                .await
-                .unwrap();
-        let moved: Vec<String> = moved.into_iter().map(|(.., d)| d).collect();
+        let moved = plan(&db, LIVE_OF_HOLDER).await;
         assert!(
             moved.iter().any(|l| l.contains("grant_wallet (wallet=?)")),
             "{moved:?}"

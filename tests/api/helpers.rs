@@ -452,7 +452,11 @@ impl TestApp {
             .env("MARQUEE_MEDIA_ROOT", root().join("media"))
             .env("MARQUEE_CHAIN_POLL_MS", "50")
             .env("MARQUEE_AUTH_RATE_PER_IP", "100000")
-            .env("RUST_LOG", "warn")
+            // A peer's own logs, for a failing run: `MARQUEE_TEST_PEER_LOG=marquee=debug`.
+            .env(
+                "RUST_LOG",
+                std::env::var("MARQUEE_TEST_PEER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .envs(env.iter().copied())
             .kill_on_drop(true)
             .spawn()

@@ -75,12 +75,29 @@ impl TestApp {
             .await;
     }
 
-    /// With automining off and the event on chain: `sessions` claim at `id`, and a batch
-    /// minting them is in the pool, unmined.
-    async fn batch_pooled(&self, id: &str, sessions: &[String]) {
+    /// With automining off and the event on chain: `sessions` (of `wallets`) claim at `id`,
+    /// and batches minting every one of them are in the pool, unmined. Claims that arrive
+    /// while a batch is being sent go into the next one, so there may be more than one.
+    async fn batch_pooled(&self, id: &str, sessions: &[String], wallets: &[PrivateKeySigner]) {
         self.claim_all(id, sessions).await;
-        self.pooled(calls(AttendancePOAP::mintBatchCall::SELECTOR))
-            .await;
+        let is_batch = calls(AttendancePOAP::mintBatchCall::SELECTOR);
+        eventually(Duration::from_secs(30), || async {
+            let inputs: Vec<String> = self
+                .pool()
+                .await
+                .into_iter()
+                .filter(|t| is_batch(t))
+                .map(|t| t["input"].as_str().unwrap_or("").to_lowercase())
+                .collect();
+            wallets
+                .iter()
+                .all(|w| {
+                    let word = alloy::hex::encode(w.address());
+                    inputs.iter().any(|i| i.contains(&word))
+                })
+                .then_some(())
+        })
+        .await;
     }
 
     /// `sessions` claim at `id`, each accepted for minting.
@@ -163,7 +180,7 @@ async fn a_minter_killed_mid_batch_mints_every_claim_exactly_once_after_restarts
     }
 
     // Two more claims; killed with their batch in the pool, which then loses it.
-    app.batch_pooled(&id, &sessions[2..]).await;
+    app.batch_pooled(&id, &sessions[2..], &viewers[2..]).await;
     node.kill().await.unwrap();
     let _: Value = app
         .admin
@@ -231,7 +248,7 @@ async fn when_the_minting_node_dies_another_takes_over_and_mints_nothing_twice()
     for s in &sessions[..2] {
         app.minted_claim(&id, s).await;
     }
-    app.batch_pooled(&id, &sessions[2..]).await;
+    app.batch_pooled(&id, &sessions[2..], &viewers[2..]).await;
     app.mine().await;
 
     app.url = in_process;

@@ -23,6 +23,7 @@ use crate::http::{AppState, Shared};
 use crate::poap::minter::{Minter, MinterConfig};
 use crate::store;
 use crate::stream::media::Library;
+use crate::stream::zero_copy::ZeroCopyListener;
 use crate::time_util::now_ms;
 
 /// Largest request body accepted.
@@ -117,8 +118,8 @@ pub fn app(state: AppState) -> Router {
 /// Serves `state` on `listener` until the process is asked to stop.
 pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), StartError> {
     // Small responses must not wait for Nagle's algorithm (~25 ms each otherwise).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
+    let listener = ZeroCopyListener(listener).tap_io(|conn| {
+        let _ = conn.tcp().set_nodelay(true);
     });
     // The peer address keys the per-client rate limits.
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

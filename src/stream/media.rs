@@ -5,6 +5,7 @@
 //! rewriting its playlist is seen; files too big to hold are streamed from disk instead.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -15,6 +16,7 @@ use bytes::Bytes;
 use super::files::{self, PathError};
 use super::playlist::Template;
 use super::premiere::MediaPlaylist;
+use super::zero_copy;
 
 /// How long a held file is trusted before the disk is asked again.
 const RECHECK: Duration = Duration::from_secs(1);
@@ -149,10 +151,9 @@ impl Library {
         modified: SystemTime,
     ) -> Result<MediaFile, PathError> {
         let bytes = if len <= self.budget / 4 {
-            let b = tokio::fs::read(&full)
-                .await
-                .map_err(|_| PathError::NotFound)?;
-            Some(Bytes::from(b))
+            let from_file = files::is_media(path);
+            let held = read_whole(full.clone(), from_file).await;
+            Some(held.map_err(|_| PathError::NotFound)?)
         } else {
             None
         };
@@ -224,6 +225,22 @@ impl Library {
         // The map stays consistent across a panic elsewhere: every change is one statement.
         self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// The whole of the file at `full`; a media file's bytes are sent from the file itself (see
+/// [`zero_copy`]), a playlist's are only read.
+async fn read_whole(full: PathBuf, media: bool) -> std::io::Result<Bytes> {
+    let read = tokio::task::spawn_blocking(move || {
+        let mut file = std::fs::File::open(&full)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        Ok(if media {
+            zero_copy::file_backed(bytes, file)
+        } else {
+            Bytes::from(bytes)
+        })
+    });
+    read.await.map_err(std::io::Error::other)?
 }
 
 fn header(v: String) -> HeaderValue {

@@ -7,3 +7,4 @@ pub mod media;
 pub mod origin;
 pub mod playlist;
 pub mod premiere;
+pub mod zero_copy;

@@ -1,0 +1,331 @@
+//! Held segments sent with `sendfile(2)`: the kernel hands the page cache to the socket, so a
+//! segment's bytes are not copied from our memory into every viewer's socket.
+//!
+//! hyper cannot send a file (hyperium/hyper#3026): it writes a body as buffers. So the buffer
+//! of a held media file is registered with the open file it was read from, and the
+//! connection's writer, when hyper hands it a slice of such a buffer, sends the same bytes from
+//! the file instead. Everything else is written as usual, and the buffer itself stays the
+//! fallback (a file cut short since, a platform without `sendfile`). Written by hand: no crate
+//! does this for hyper.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, RwLock};
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use rustix::io::Errno;
+#[cfg(target_os = "linux")]
+use rustix::net::SendFlags;
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A registered buffer: where it ends, and the file its bytes were read from (offset 0 at the
+/// buffer's start).
+struct Region {
+    end: usize,
+    file: Arc<File>,
+}
+
+/// Registered buffers by start address. An entry lives exactly as long as its buffer: it is
+/// removed before the buffer is freed, so an address found here is that buffer's. The entry
+/// holds the file open, so a file replaced on disk (renamed over) is still the one sent.
+static REGIONS: LazyLock<RwLock<BTreeMap<usize, Region>>> = LazyLock::new(RwLock::default);
+/// How many buffers are registered: with none, writes skip the lookup.
+static REGISTERED: AtomicUsize = AtomicUsize::new(0);
+
+/// The bytes of `file`, read whole into `bytes`, as a buffer that connections send from the
+/// file.
+pub fn file_backed(bytes: Vec<u8>, file: File) -> Bytes {
+    if bytes.is_empty() || !cfg!(target_os = "linux") {
+        return Bytes::from(bytes);
+    }
+    let bytes = bytes.into_boxed_slice();
+    let start = bytes.as_ptr() as usize;
+    let region = Region {
+        end: start + bytes.len(),
+        file: Arc::new(file),
+    };
+    regions_mut().insert(start, region);
+    REGISTERED.fetch_add(1, Ordering::Relaxed);
+    Bytes::from_owner(FileBacked(bytes))
+}
+
+/// The owner of a registered buffer.
+struct FileBacked(Box<[u8]>);
+
+impl AsRef<[u8]> for FileBacked {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for FileBacked {
+    fn drop(&mut self) {
+        regions_mut().remove(&(self.0.as_ptr() as usize));
+        REGISTERED.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn regions_mut() -> std::sync::RwLockWriteGuard<'static, BTreeMap<usize, Region>> {
+    // Every change is one map operation, so a panic elsewhere leaves the map whole.
+    REGIONS.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The file and offset holding `buf`'s bytes, if `buf` lies within a registered buffer.
+fn file_of(buf: &[u8]) -> Option<(Arc<File>, u64)> {
+    if buf.is_empty() || REGISTERED.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    let at = buf.as_ptr() as usize;
+    let regions = REGIONS.read().unwrap_or_else(|p| p.into_inner());
+    let (start, region) = regions.range(..=at).next_back()?;
+    (at + buf.len() <= region.end).then(|| (region.file.clone(), (at - start) as u64))
+}
+
+/// Accepts connections whose writes send held segments from their files.
+pub struct ZeroCopyListener(pub TcpListener);
+
+impl axum::serve::Listener for ZeroCopyListener {
+    type Io = Connection;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Connection, SocketAddr) {
+        let (tcp, addr) = axum::serve::Listener::accept(&mut self.0).await;
+        (Connection { tcp }, addr)
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+}
+
+/// A TCP connection whose writer sends slices of registered buffers with `sendfile`.
+pub struct Connection {
+    tcp: TcpStream,
+}
+
+impl Connection {
+    /// The socket.
+    pub fn tcp(&self) -> &TcpStream {
+        &self.tcp
+    }
+
+    /// Sends `buf`, whose bytes are at `offset` in `file`, from the file; from `buf` when the
+    /// file no longer has them or the platform cannot.
+    fn poll_send_file(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        file: &File,
+        offset: u64,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.tcp.poll_write_ready(cx))?;
+            let tcp = &self.tcp;
+            match tcp.try_io(Interest::WRITABLE, || {
+                send_file(tcp, file, offset, buf.len())
+            }) {
+                Ok(0) => break,
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if fall_back(&e) => break,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        Pin::new(&mut self.tcp).poll_write(cx, buf)
+    }
+
+    /// Writes `bufs` (the headers before a body sent from a file), telling the kernel more
+    /// follows, so headers and body leave in the same packets.
+    fn poll_write_more(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.tcp.poll_write_ready(cx))?;
+            let tcp = &self.tcp;
+            match tcp.try_io(Interest::WRITABLE, || send_more(tcp, bufs)) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if fall_back(&e) => break,
+                done => return Poll::Ready(done),
+            }
+        }
+        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+    }
+}
+
+/// Errors after which a plain write does the job.
+fn fall_back(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Unsupported
+        || [Errno::INVAL, Errno::NOSYS, Errno::OPNOTSUPP]
+            .iter()
+            .any(|no| e.raw_os_error() == Some(no.raw_os_error()))
+}
+
+#[cfg(target_os = "linux")]
+fn send_file(socket: &TcpStream, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+    let mut offset = offset;
+    Ok(rustix::fs::sendfile(socket, file, Some(&mut offset), len)?)
+}
+
+#[cfg(target_os = "linux")]
+fn send_more(socket: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    let flags = SendFlags::MORE | SendFlags::NOSIGNAL;
+    Ok(rustix::net::sendmsg(
+        socket,
+        bufs,
+        &mut Default::default(),
+        flags,
+    )?)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn send_file(_: &TcpStream, _: &File, _: u64, _: usize) -> io::Result<usize> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn send_more(_: &TcpStream, _: &[IoSlice<'_>]) -> io::Result<usize> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+impl AsyncRead for Connection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Connection {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let from_file = bufs
+            .iter()
+            .enumerate()
+            .find_map(|(i, b)| file_of(b).map(|f| (i, f)));
+        match from_file {
+            None => Pin::new(&mut this.tcp).poll_write_vectored(cx, bufs),
+            Some((0, (file, offset))) => this.poll_send_file(cx, &bufs[0], &file, offset),
+            Some((i, _)) => this.poll_write_more(cx, &bufs[..i]),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::io::{IoSlice, Read};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A connection from a [`ZeroCopyListener`] and the client's end of it.
+    async fn connected() -> (Connection, TcpStream) {
+        let mut listener = ZeroCopyListener(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        let addr = axum::serve::Listener::local_addr(&listener).unwrap();
+        let client = TcpStream::connect(addr);
+        let ((conn, _), client) =
+            tokio::join!(axum::serve::Listener::accept(&mut listener), client);
+        (conn, client.unwrap())
+    }
+
+    /// A held buffer read from a new file of `len` bytes of `fill`, and the file's path.
+    fn held(len: usize, fill: u8) -> (Bytes, tempfile::TempPath) {
+        let path = tempfile::NamedTempFile::new().unwrap().into_temp_path();
+        std::fs::write(&path, vec![fill; len]).unwrap();
+        let mut file = File::open(&path).unwrap();
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).unwrap();
+        (file_backed(bytes, file), path)
+    }
+
+    /// Writes `head` then `body` the way hyper does (vectored, resuming after partial writes)
+    /// and returns what the client read.
+    async fn send(head: &[u8], body: &[u8]) -> Vec<u8> {
+        let (mut conn, mut client) = connected().await;
+        let total = head.len() + body.len();
+        let writer = async move {
+            let mut done = 0;
+            while done < total {
+                let bufs: Vec<IoSlice> = if done < head.len() {
+                    vec![IoSlice::new(&head[done..]), IoSlice::new(body)]
+                } else {
+                    vec![IoSlice::new(&body[done - head.len()..])]
+                };
+                done += conn.write_vectored(&bufs).await.unwrap();
+            }
+            conn.shutdown().await.unwrap();
+        };
+        let mut read = Vec::new();
+        let reader = client.read_to_end(&mut read);
+        let (_, n) = tokio::join!(writer, reader);
+        assert_eq!(n.unwrap(), total);
+        read
+    }
+
+    #[tokio::test]
+    async fn a_held_segment_is_sent_from_its_file_after_the_headers() {
+        let (bytes, path) = held(300_000, b'a');
+        // The file changes in place after it was read: what arrives is the file's, which shows
+        // the body went by sendfile rather than from the buffer.
+        std::fs::write(&path, vec![b'b'; 300_000]).unwrap();
+        let got = send(b"HTTP/1.1 200 OK\r\n\r\n", &bytes[1000..]).await;
+        assert_eq!(&got[..19], b"HTTP/1.1 200 OK\r\n\r\n");
+        assert_eq!(got.len(), 19 + 299_000);
+        assert!(got[19..].iter().all(|&b| b == b'b'));
+    }
+
+    #[tokio::test]
+    async fn a_file_cut_short_since_is_sent_from_memory() {
+        let (bytes, path) = held(100_000, b'a');
+        std::fs::write(&path, b"").unwrap();
+        let got = send(b"head", &bytes).await;
+        assert_eq!(&got[..4], b"head");
+        assert!(got[4..].iter().all(|&b| b == b'a'));
+    }
+
+    #[tokio::test]
+    async fn other_buffers_are_written_as_they_are() {
+        let (held, _path) = held(10, b'a');
+        let body = vec![b'c'; 50_000];
+        assert!(file_of(&held[2..8]).is_some());
+        assert!(file_of(&body).is_none());
+        let got = send(b"head", &body).await;
+        assert_eq!(&got[4..], &body[..]);
+    }
+}

@@ -38,10 +38,17 @@ static REGIONS: LazyLock<RwLock<BTreeMap<usize, Region>>> = LazyLock::new(RwLock
 /// How many buffers are registered: with none, writes skip the lookup.
 static REGISTERED: AtomicUsize = AtomicUsize::new(0);
 
+/// Smallest file sent from its file: below this a copy costs less than the extra system call.
+const SMALLEST: usize = 16 * 1024;
+/// Most files held open for sending at once, so held files never take the descriptors that
+/// connections need; files beyond it are sent from memory.
+const MOST_OPEN: usize = 256;
+
 /// The bytes of `file`, read whole into `bytes`, as a buffer that connections send from the
 /// file.
 pub fn file_backed(bytes: Vec<u8>, file: File) -> Bytes {
-    if bytes.is_empty() || !cfg!(target_os = "linux") {
+    let open = REGISTERED.load(Ordering::Relaxed);
+    if bytes.len() < SMALLEST || open >= MOST_OPEN || !cfg!(target_os = "linux") {
         return Bytes::from(bytes);
     }
     let bytes = bytes.into_boxed_slice();
@@ -321,9 +328,14 @@ mod tests {
 
     #[tokio::test]
     async fn other_buffers_are_written_as_they_are() {
-        let (held, _path) = held(10, b'a');
+        let (held, _path) = held(SMALLEST, b'a');
         let body = vec![b'c'; 50_000];
         assert!(file_of(&held[2..8]).is_some());
+        let (small, _path) = self::held(SMALLEST - 1, b'a');
+        assert!(
+            file_of(&small).is_none(),
+            "a small file is sent from memory"
+        );
         assert!(file_of(&body).is_none());
         let got = send(b"head", &body).await;
         assert_eq!(&got[4..], &body[..]);

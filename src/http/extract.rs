@@ -207,10 +207,18 @@ fn cookie(parts: &Parts, name: &str) -> Option<String> {
 
 fn query_token(parts: &Parts) -> Option<String> {
     let q = parts.uri.query()?;
-    url::form_urlencoded::parse(q.as_bytes())
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.into_owned())
-        .filter(|v| !v.is_empty())
+    // Every segment request carries one: a query with nothing escaped (a token's characters
+    // never need it) is split as it is rather than decoded byte by byte.
+    let token = if q.contains(['%', '+']) {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
+    } else {
+        q.split('&')
+            .find_map(|pair| pair.strip_prefix("token="))
+            .map(str::to_owned)
+    };
+    token.filter(|v| !v.is_empty())
 }
 
 /// A `Set-Cookie` value for `token` (HttpOnly, SameSite=Lax, Secure on https).
@@ -227,4 +235,33 @@ pub fn set_cookie(
         ""
     };
     format!("{name}={token}; Path={path}; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{secure}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_token;
+
+    fn token_of(uri: &str) -> Option<String> {
+        let (parts, ()) = axum::http::Request::get(uri).body(()).unwrap().into_parts();
+        query_token(&parts)
+    }
+
+    #[test]
+    fn the_query_token_is_read_alike_escaped_or_not() {
+        let cases = [
+            ("/s?token=abc.def-_", Some("abc.def-_")),
+            ("/s?a=1&token=abc&token=xyz", Some("abc")),
+            ("/s?token=a=b", Some("a=b")),
+            ("/s?token=a%2Eb", Some("a.b")),
+            ("/s?x=%20&token=a+b", Some("a b")),
+            ("/s?tok%65n=abc", Some("abc")),
+            ("/s?token=", None),
+            ("/s?token", None),
+            ("/s?tokens=abc", None),
+            ("/s", None),
+        ];
+        for (uri, want) in cases {
+            assert_eq!(token_of(uri).as_deref(), want, "{uri}");
+        }
+    }
 }

@@ -22,6 +22,7 @@ const PERIOD: &str = "8s";
 /// Rounds of nginx secure_link then Marquee, and how long each of their runs lasts.
 const ROUNDS: usize = 3;
 const ROUND: &str = "5s";
+const ROUND_SECS: f64 = 5.0;
 
 /// One wrk run's figures.
 struct Run {
@@ -31,6 +32,8 @@ struct Run {
     mb_per_second: f64,
     /// Responses that were not 2xx (wrk's count) or socket errors.
     bad: u64,
+    /// Server CPU time per request, µs (rounds only).
+    cpu_us: f64,
 }
 
 pub(super) async fn stream() {
@@ -125,8 +128,11 @@ pub(super) async fn stream() {
             // and the median round is shown.
             let mut rounds: Vec<(Run, Run)> = (0..ROUNDS)
                 .map(|_| {
-                    let secure = wrk_with(&signed(file), connections, ROUND, None);
-                    (secure, wrk_with(&marquee(file), connections, ROUND, None))
+                    let secure = wrk_cpu(&signed(file), connections, edge_nginx.pid());
+                    (
+                        secure,
+                        wrk_cpu(&marquee(file), connections, server.child.id()),
+                    )
                 })
                 .collect();
             rounds.sort_by(|a, b| {
@@ -152,6 +158,18 @@ pub(super) async fn stream() {
                 ours.per_second / secure.per_second,
                 throughputs.join(" "),
                 ours.p99_ms / secure.p99_ms
+            );
+            // CPU per request does not move with the machine's speed as throughput does.
+            let cpu: Vec<String> = rounds
+                .iter()
+                .map(|(secure, ours)| format!("{:.2}", ours.cpu_us / secure.cpu_us))
+                .collect();
+            println!(
+                "  server CPU per request: nginx secure_link {:.1} µs, Marquee {:.1} µs; ratio {:.2} (rounds {})",
+                secure.cpu_us,
+                ours.cpu_us,
+                ours.cpu_us / secure.cpu_us,
+                cpu.join(" ")
             );
         }
     }
@@ -240,6 +258,27 @@ fn installed(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// One round's wrk run, with the CPU time the server (`pid` and its children) spent per request.
+fn wrk_cpu(url: &str, connections: u32, pid: u32) -> Run {
+    let before = tree_cpu(pid);
+    let mut run = wrk_with(url, connections, ROUND, None);
+    let requests = run.per_second * ROUND_SECS;
+    run.cpu_us = (tree_cpu(pid) - before).as_secs_f64() * 1e6 / requests.max(1.0);
+    run
+}
+
+/// CPU time of process `pid` and its children (nginx's workers).
+fn tree_cpu(pid: u32) -> std::time::Duration {
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    children
+        .split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .map(super::cpu_time)
+        .sum::<std::time::Duration>()
+        + super::cpu_time(pid)
+}
+
 fn wrk(url: &str, connections: u32) -> Run {
     wrk_with(url, connections, PERIOD, None)
 }
@@ -266,6 +305,7 @@ fn parse_wrk(text: &str) -> Run {
         p99_ms: 0.0,
         mb_per_second: 0.0,
         bad: 0,
+        cpu_us: 0.0,
     };
     for line in text.lines().map(str::trim) {
         let mut words = line.split_whitespace();

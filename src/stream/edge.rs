@@ -306,6 +306,13 @@ impl Nginx {
     }
 }
 
+impl Nginx {
+    /// The master process's id (its workers are its children).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Nginx {
     fn drop(&mut self) {
         // SIGTERM, not SIGKILL: the master then takes its workers down with it.

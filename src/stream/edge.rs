@@ -261,6 +261,11 @@ pub struct Nginx {
 }
 
 impl Nginx {
+    /// The master process's id (its workers are its children).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Writes the configuration of `edge` for `site` into the site's work folder, starts
     /// nginx with it and waits until it accepts connections.
     pub fn start(edge: &Edge, site: &NginxSite) -> std::io::Result<Nginx> {
@@ -303,13 +308,6 @@ impl Nginx {
             std::thread::sleep(Duration::from_millis(20));
         }
         Ok(nginx)
-    }
-}
-
-impl Nginx {
-    /// The master process's id (its workers are its children).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 }
 

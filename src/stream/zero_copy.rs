@@ -131,21 +131,10 @@ impl Connection {
         file: &File,
         offset: u64,
     ) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.tcp.poll_write_ready(cx))?;
-            let tcp = &self.tcp;
-            match tcp.try_io(Interest::WRITABLE, || {
-                send_file(tcp, file, offset, buf.len())
-            }) {
-                Ok(0) => break,
-                Ok(n) => return Poll::Ready(Ok(n)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if fall_back(&e) => break,
-                Err(e) => return Poll::Ready(Err(e)),
-            }
+        match ready!(self.poll_call(cx, |tcp| send_file(tcp, file, offset, buf.len()))) {
+            Some(done) => Poll::Ready(done),
+            None => Pin::new(&mut self.tcp).poll_write(cx, buf),
         }
-        Pin::new(&mut self.tcp).poll_write(cx, buf)
     }
 
     /// Writes `bufs` (the headers before a body sent from a file), telling the kernel more
@@ -155,26 +144,38 @@ impl Connection {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        match ready!(self.poll_call(cx, |tcp| send_more(tcp, bufs))) {
+            Some(done) => Poll::Ready(done),
+            None => Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    /// Makes the write `call` once the socket is writable (again after a spurious wake-up or
+    /// an interruption); `None` when it sent nothing and a plain write must do instead: the
+    /// file no longer has the bytes, or the platform cannot.
+    fn poll_call(
+        &self,
+        cx: &mut Context<'_>,
+        call: impl Fn(&TcpStream) -> io::Result<usize>,
+    ) -> Poll<Option<io::Result<usize>>> {
         loop {
             ready!(self.tcp.poll_write_ready(cx))?;
-            let tcp = &self.tcp;
-            match tcp.try_io(Interest::WRITABLE, || send_more(tcp, bufs)) {
+            match self.tcp.try_io(Interest::WRITABLE, || call(&self.tcp)) {
+                Ok(0) => return Poll::Ready(None),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if fall_back(&e) => break,
-                done => return Poll::Ready(done),
+                Err(e) if fall_back(&e) => return Poll::Ready(None),
+                done => return Poll::Ready(Some(done)),
             }
         }
-        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
     }
 }
 
 /// Errors after which a plain write does the job.
 fn fall_back(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::Unsupported
-        || [Errno::INVAL, Errno::NOSYS, Errno::OPNOTSUPP]
-            .iter()
-            .any(|no| e.raw_os_error() == Some(no.raw_os_error()))
+        || Errno::from_io_error(e)
+            .is_some_and(|no| [Errno::INVAL, Errno::NOSYS, Errno::OPNOTSUPP].contains(&no))
 }
 
 #[cfg(target_os = "linux")]
@@ -328,10 +329,10 @@ mod tests {
 
     #[tokio::test]
     async fn other_buffers_are_written_as_they_are() {
-        let (held, _path) = held(SMALLEST, b'a');
+        let (big, _path) = held(SMALLEST, b'a');
         let body = vec![b'c'; 50_000];
-        assert!(file_of(&held[2..8]).is_some());
-        let (small, _path) = self::held(SMALLEST - 1, b'a');
+        assert!(file_of(&big[2..8]).is_some());
+        let (small, _path) = held(SMALLEST - 1, b'a');
         assert!(
             file_of(&small).is_none(),
             "a small file is sent from memory"

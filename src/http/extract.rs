@@ -209,7 +209,7 @@ fn query_token(parts: &Parts) -> Option<String> {
     let q = parts.uri.query()?;
     // Every segment request carries one: a query with nothing escaped (a token's characters
     // never need it) is split as it is rather than decoded byte by byte.
-    let token = if q.contains(['%', '+']) {
+    let token = if memchr::memchr2(b'%', b'+', q.as_bytes()).is_some() {
         url::form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k == "token")
             .map(|(_, v)| v.into_owned())

@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -32,9 +32,12 @@ async fn serve(
     State(state): State<AppState>,
     token: StreamToken,
     Path((id, path)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    // The request itself rather than copies of its headers and query: every segment request
+    // of every viewer passes here.
+    request: Request,
 ) -> ApiResult<Response> {
+    let (parts, _) = request.into_parts();
+    let (query, headers) = (parts.uri.query(), &parts.headers);
     let claims = token.authorize(&state, &id)?;
     let event = load(&state, &id).await?;
     let now = OffsetDateTime::now_utc();
@@ -48,16 +51,7 @@ async fn serve(
     }
     let source = &event.spec.stream.source;
     if origin::is_origin(source) {
-        return from_origin(
-            &state,
-            &event,
-            &path,
-            query.as_deref(),
-            &headers,
-            &token,
-            now,
-        )
-        .await;
+        return from_origin(&state, &event, &path, query, headers, &token, now).await;
     }
     if event.spec.stream.premiere && !files::is_playlist(&path) {
         let elapsed = to_ms(now) - to_ms(event.spec.starts_at);
@@ -99,7 +93,7 @@ async fn serve(
             edge,
         ));
     }
-    send(&file, &headers).await
+    send(&file, headers).await
 }
 
 fn path_error(e: PathError, path: &str) -> ApiError {

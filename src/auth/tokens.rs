@@ -108,7 +108,10 @@ const VERIFIED_TOKENS: usize = 16_384;
 /// signed: hashing that rather than the whole text (several hundred bytes) saves a few percent
 /// of a segment request's instructions. The whole text is compared before a hit counts.
 #[derive(Debug)]
-struct Verified<C>(RwLock<HashMap<Box<str>, (Box<str>, Arc<C>)>>);
+struct Verified<C>(RwLock<HashMap<Box<str>, Remembered<C>>>);
+
+/// A remembered token's whole text and its claims.
+type Remembered<C> = (Box<str>, Arc<C>);
 
 /// The signature part of a compact JWT (the whole text when there are no dots).
 fn signature_part(token: &str) -> &str {

@@ -97,12 +97,12 @@ fn compact_eddsa<T: Serialize>(header: &Header, claims: &T, key: &SigningKey) ->
 /// Most tokens of one purpose remembered as verified (a few hundred bytes each).
 const VERIFIED_TOKENS: usize = 16_384;
 
-/// Tokens already verified, recognised by their whole text, with their claims (shared, so that a request
-/// answered from here copies no strings). A session token comes
-/// with every request of its wallet, and checking its Ed25519 signature costs about as much as
-/// the rest of a join; a stream token comes with every segment request, where its HMAC check
-/// and JSON claims were the most of Marquee's own work. Only the times are checked again;
-/// revocation is checked apart, on every request, as before.
+/// Tokens already verified, recognised by their whole text, with their claims (shared, so that
+/// a request answered from here copies no strings). A session token comes with every request of
+/// its wallet, and checking its Ed25519 signature costs about as much as the rest of a join; a
+/// stream token comes with every segment request, where its HMAC check and JSON claims were the
+/// most of Marquee's own work. Only the times are checked again; revocation is checked apart, on
+/// every request, as before.
 ///
 /// Keyed by the token's signature, the last of its three parts, which differs for every token
 /// signed: hashing that rather than the whole text (several hundred bytes) saves a few percent

@@ -571,7 +571,7 @@ async fn join() {
     }
     let (sessions, events) = (Arc::new(sessions), Arc::new(events));
 
-    rpc_requests.store(0, Ordering::Relaxed);
+    rpc_requests.take();
     let load = |cold| Load::Join {
         sessions: sessions.clone(),
         events: events.clone(),
@@ -583,14 +583,14 @@ async fn join() {
         failed: warm_failed,
         ..
     } = measure(&[&server], None, load(false), MEASURE).await;
-    let warm_rpc = rpc_requests.swap(0, Ordering::Relaxed);
+    let (warm_rpc, _) = rpc_requests.take();
     let Measured {
         per_second: cold,
         cpu_us: cold_cpu,
         anvil_cpu_us: cold_anvil_cpu,
         failed: cold_failed,
     } = measure(&[&server], anvil.pid(), load(true), COLD_MEASURE).await;
-    let cold_rpc = rpc_requests.swap(0, Ordering::Relaxed);
+    let (cold_rpc, cold_exchanges) = rpc_requests.take();
     let cold_joins = (CLIENTS * EVENTS) as f64;
 
     // The same eth_call the gate makes, sent straight to Anvil by the same clients.
@@ -627,6 +627,10 @@ async fn join() {
     println!(
         "  RPC requests per cold join             {:8.3}",
         cold_rpc as f64 / (cold * (WARMUP + COLD_MEASURE).as_secs_f64()).max(1.0)
+    );
+    println!(
+        "  of them per HTTP request to the RPC    {:8.2}     (concurrent joins' calls share a batch)",
+        cold_rpc as f64 / cold_exchanges.max(1) as f64
     );
     println!(
         "Anvil answering that eth_call directly   {:8.0} /s   (baseline for cold joins)",
@@ -713,10 +717,26 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A proxy in front of `upstream` that counts the JSON-RPC requests (batch members each) sent
-/// through it.
-async fn counting_proxy(upstream: String) -> (String, Arc<AtomicU64>) {
-    let count = Arc::new(AtomicU64::new(0));
+/// What went through the counting proxy: JSON-RPC requests (batch members each), HTTP requests.
+#[derive(Default)]
+struct RpcCount {
+    calls: AtomicU64,
+    exchanges: AtomicU64,
+}
+
+impl RpcCount {
+    /// The counts so far, and zero from now on.
+    fn take(&self) -> (u64, u64) {
+        (
+            self.calls.swap(0, Ordering::Relaxed),
+            self.exchanges.swap(0, Ordering::Relaxed),
+        )
+    }
+}
+
+/// A proxy in front of `upstream` that counts what is sent through it.
+async fn counting_proxy(upstream: String) -> (String, Arc<RpcCount>) {
+    let count = Arc::new(RpcCount::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let http = reqwest::Client::new();
@@ -728,7 +748,8 @@ async fn counting_proxy(upstream: String) -> (String, Arc<AtomicU64>) {
                 Ok(Value::Array(batch)) => batch.len() as u64,
                 _ => 1,
             };
-            counter.fetch_add(n, Ordering::Relaxed);
+            counter.calls.fetch_add(n, Ordering::Relaxed);
+            counter.exchanges.fetch_add(1, Ordering::Relaxed);
             let answer = http
                 .post(&upstream)
                 .header("content-type", "application/json")

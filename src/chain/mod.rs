@@ -2,6 +2,7 @@
 //! outages, deployment, and the local Anvil launcher.
 
 pub mod anvil;
+pub mod batch;
 pub mod bindings;
 pub mod deploy;
 
@@ -24,6 +25,8 @@ const BACKOFF: [Duration; 2] = [Duration::from_millis(100), Duration::from_milli
 pub struct Chain {
     /// The JSON-RPC provider.
     pub provider: DynProvider,
+    /// `eth_call`s of concurrent gate reads, sent together.
+    pub calls: batch::CallBatcher,
 }
 
 /// Why a contract read produced no value.
@@ -36,12 +39,15 @@ pub enum ReadError {
 }
 
 impl Chain {
-    /// Connects to `rpc_url` (no request is sent yet).
+    /// Connects to `rpc_url` (no request is sent yet); inside a Tokio runtime.
     pub fn connect(rpc_url: &Url) -> Self {
         let provider = ProviderBuilder::new()
             .connect_http(rpc_url.clone())
             .erased();
-        Self { provider }
+        Self {
+            calls: batch::CallBatcher::spawn(provider.clone()),
+            provider,
+        }
     }
 
     /// Whether the node answers, with the chain id it reports.

@@ -4,11 +4,11 @@
 //! reads the owners of the tokens lent one by one. Without it, a delegated viewer's vaults are
 //! known only from the registry's answer and cost a second round trip.
 
-use alloy::eips::BlockId;
+use std::sync::LazyLock;
+
 use alloy::primitives::{Address, Bytes};
-use alloy::providers::Provider;
-use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::{SolConstructor, SolType};
+use serde_json::value::RawValue;
 
 use crate::chain::bindings::{GateProbe, GateProbeAnswer, Multicall3};
 use crate::chain::{Chain, ReadError, read};
@@ -65,12 +65,9 @@ pub async fn run(
     calls: &[(Address, Bytes)],
     contracts: Vec<Address>,
 ) -> Result<Probe, ReadError> {
-    let tx = TransactionRequest::default()
-        .input(creation_call(multicall, registry, wallet, calls, contracts).into());
+    let params = call_params(multicall, registry, wallet, calls, contracts);
     let out = read(|| async {
-        // The block named, as Multicall3's binding does: without it Anvil answers for the
-        // pending block, whose number is one past the state read.
-        let call = chain.provider.call(tx.clone()).block(BlockId::latest());
+        let call = chain.calls.call(params.clone());
         Ok::<_, alloy::contract::Error>(call.await?)
     })
     .await
@@ -100,6 +97,31 @@ pub async fn run(
     })
 }
 
+/// The hex of `GateProbe`'s creation code, the first 9 KB of every probe's parameters.
+static CODE_HEX: LazyLock<String> = LazyLock::new(|| alloy::hex::encode(&GateProbe::BYTECODE));
+
+/// `eth_call`'s parameters for [`creation_call`], written out: the creation code's hex is made
+/// once, and the text goes out as it is, where a `TransactionRequest` would be hex-encoded and
+/// then scanned for escapes on every join.
+fn call_params(
+    multicall: Address,
+    registry: Address,
+    wallet: Address,
+    calls: &[(Address, Bytes)],
+    contracts: Vec<Address>,
+) -> Box<RawValue> {
+    let args = constructor_args(multicall, registry, wallet, calls, contracts);
+    // The block named, as Multicall3's binding does: without it Anvil answers for the pending
+    // block, whose number is one past the state read.
+    let (head, tail) = (r#"[{"input":"0x"#, r#""},"latest"]"#);
+    let mut text = String::with_capacity(head.len() + CODE_HEX.len() + 2 * args.len() + tail.len());
+    text.push_str(head);
+    text.push_str(&CODE_HEX);
+    text.push_str(&alloy::hex::encode(args));
+    text.push_str(tail);
+    RawValue::from_string(text).expect("hex digits in a JSON array")
+}
+
 /// The deployless call's data: `GateProbe`'s creation code and its query (see [`run`]).
 pub fn creation_call(
     multicall: Address,
@@ -108,6 +130,21 @@ pub fn creation_call(
     calls: &[(Address, Bytes)],
     contracts: Vec<Address>,
 ) -> Bytes {
+    let mut code = GateProbe::BYTECODE.to_vec();
+    code.extend_from_slice(&constructor_args(
+        multicall, registry, wallet, calls, contracts,
+    ));
+    code.into()
+}
+
+/// `GateProbe`'s constructor arguments: the query.
+fn constructor_args(
+    multicall: Address,
+    registry: Address,
+    wallet: Address,
+    calls: &[(Address, Bytes)],
+    contracts: Vec<Address>,
+) -> Vec<u8> {
     let reads = calls
         .iter()
         .map(|(target, data)| GateProbe::Read {
@@ -124,9 +161,7 @@ pub fn creation_call(
         contracts,
         maxVaults: alloy::primitives::U256::from(MAX_VAULTS),
     };
-    let mut code = GateProbe::BYTECODE.to_vec();
-    code.extend_from_slice(&GateProbe::constructorCall { q: query }.abi_encode());
-    code.into()
+    GateProbe::constructorCall { q: query }.abi_encode()
 }
 
 /// Whether a read is made for `account`: the word after its selector is the account, as in

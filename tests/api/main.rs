@@ -14,6 +14,7 @@ mod helpers;
 mod journey;
 mod minting;
 mod nodes;
+mod rpc_batch;
 mod rpc_log;
 mod seats;
 mod siwe_vectors;

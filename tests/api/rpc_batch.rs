@@ -1,0 +1,58 @@
+//! The gate's `eth_call`s made at the same moment share one JSON-RPC batch request, and each
+//! gets its own answer back.
+
+use futures_util::future::join_all;
+use marquee::chain::Chain;
+use marquee::chain::anvil::Anvil;
+use serde_json::value::RawValue;
+
+use crate::helpers::{free_port, root};
+use crate::rpc_log::RpcLog;
+
+/// Parameters of a deployless `eth_call` whose code returns `n` as a 32-byte word, or reverts
+/// when `n` is `None`.
+fn returning(n: Option<u8>) -> Box<RawValue> {
+    // PUSH1 n PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN / PUSH1 0 PUSH1 0 REVERT
+    let code = match n {
+        Some(n) => format!("60{n:02x}60005260206000f3"),
+        None => "60006000fd".into(),
+    };
+    RawValue::from_string(format!(r#"[{{"input":"0x{code}"}},"latest"]"#)).unwrap()
+}
+
+// One thread: every call is queued before the batcher runs, so the batch is certain.
+#[tokio::test(flavor = "current_thread")]
+async fn concurrent_calls_share_one_request_and_keep_their_own_answers() {
+    let anvil = Anvil::spawn(&root().join("anvil"), free_port(), &["--silent"])
+        .await
+        .unwrap();
+    let (url, log) = RpcLog::start(anvil.url.to_string()).await;
+    let chain = Chain::connect(&url.parse().unwrap());
+
+    let asked = [Some(1), Some(2), None, Some(4), Some(5)];
+    let answers = join_all(asked.map(|n| chain.calls.call(returning(n)))).await;
+    assert_eq!(log.requests(), [vec!["eth_call"; 5]], "one batch of five");
+    for (n, answer) in asked.iter().zip(&answers) {
+        match n {
+            Some(n) => assert_eq!(answer.as_ref().unwrap()[31], *n, "{answer:?}"),
+            None => assert!(
+                answer.as_ref().unwrap_err().as_error_resp().is_some(),
+                "the reverting call fails alone, as a JSON-RPC error: {answer:?}"
+            ),
+        }
+    }
+
+    log.clear();
+    let one = chain.calls.call(returning(Some(7))).await.unwrap();
+    assert_eq!(one[31], 7);
+    assert_eq!(log.requests(), [["eth_call"]], "alone, a plain request");
+
+    // A batch the provider refuses fails every call in it, none with an answer.
+    log.clear();
+    log.fail_next("eth_call", 1);
+    let answers = join_all([1, 2, 3].map(|n| chain.calls.call(returning(Some(n))))).await;
+    assert_eq!(log.requests().len(), 1);
+    assert!(answers.iter().all(Result::is_err), "{answers:?}");
+    let again = join_all([1, 2].map(|n| chain.calls.call(returning(Some(n))))).await;
+    assert_eq!(again[1].as_ref().unwrap()[31], 2, "answered again");
+}

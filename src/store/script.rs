@@ -78,7 +78,7 @@ impl Script {
     }
 
     /// The script as a query of rows `O`, with `args[N - 1]` bound for every `$N`.
-    pub fn query_as<'q, O>(&'q self, args: &[Arg]) -> QueryAs<'q, Sqlite, O, SqliteArguments<'q>>
+    pub fn query_as<'q, O>(&'q self, args: &'q [Arg]) -> QueryAs<'q, Sqlite, O, SqliteArguments<'q>>
     where
         O: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
     {
@@ -86,7 +86,7 @@ impl Script {
         for n in &self.order {
             q = match &args[n - 1] {
                 Arg::Int(i) => q.bind(*i),
-                Arg::Text(s) => q.bind(s.clone()),
+                Arg::Text(s) => q.bind(s.as_str()),
                 Arg::Null => q.bind(None::<i64>),
             };
         }

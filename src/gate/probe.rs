@@ -65,7 +65,9 @@ pub async fn run(
     calls: &[(Address, Bytes)],
     contracts: Vec<Address>,
 ) -> Result<Probe, ReadError> {
-    let params = call_params(multicall, registry, wallet, calls, contracts);
+    let params = call_params(&constructor_args(
+        multicall, registry, wallet, calls, contracts,
+    ));
     let out = read(|| async {
         let call = chain.calls.call(params.clone());
         Ok::<_, alloy::contract::Error>(call.await?)
@@ -100,17 +102,10 @@ pub async fn run(
 /// The hex of `GateProbe`'s creation code, the first 9 KB of every probe's parameters.
 static CODE_HEX: LazyLock<String> = LazyLock::new(|| alloy::hex::encode(&GateProbe::BYTECODE));
 
-/// `eth_call`'s parameters for [`creation_call`], written out: the creation code's hex is made
-/// once, and the text goes out as it is, where a `TransactionRequest` would be hex-encoded and
-/// then scanned for escapes on every join.
-fn call_params(
-    multicall: Address,
-    registry: Address,
-    wallet: Address,
-    calls: &[(Address, Bytes)],
-    contracts: Vec<Address>,
-) -> Box<RawValue> {
-    let args = constructor_args(multicall, registry, wallet, calls, contracts);
+/// `eth_call`'s parameters for [`creation_call`] with constructor arguments `args`, written
+/// out: the creation code's hex is made once, and the text goes out as it is, where a
+/// `TransactionRequest` would be hex-encoded and then scanned for escapes on every join.
+fn call_params(args: &[u8]) -> Box<RawValue> {
     // The block named, as Multicall3's binding does: without it Anvil answers for the pending
     // block, whose number is one past the state read.
     let (head, tail) = (r#"[{"input":"0x"#, r#""},"latest"]"#);

@@ -39,7 +39,10 @@ impl CallBatcher {
                         rx.recv_many(&mut queued, MAX_BATCH - 1).await;
                     }
                 }
-                tokio::spawn(send(provider.clone(), std::mem::take(&mut queued)));
+                // Bounded like every attempt: by then its callers have given up, and a node
+                // that never answers must not pile up requests in flight.
+                let sending = send(provider.clone(), std::mem::take(&mut queued));
+                tokio::spawn(tokio::time::timeout(super::ATTEMPT_TIMEOUT, sending));
                 queued.reserve(MAX_BATCH);
             }
         });

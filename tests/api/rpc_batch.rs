@@ -56,3 +56,37 @@ async fn concurrent_calls_share_one_request_and_keep_their_own_answers() {
     let again = join_all([1, 2].map(|n| chain.calls.call(returning(Some(n))))).await;
     assert_eq!(again[1].as_ref().unwrap()[31], 2, "answered again");
 }
+
+// A node that takes requests and never answers: each call gives up after one attempt's bound,
+// and the requests it made are abandoned (their connections closed), not left in flight.
+#[tokio::test(flavor = "current_thread")]
+async fn calls_to_a_node_that_never_answers_give_up_and_let_go() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (closed_tx, mut closed) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let closed_tx = closed_tx.clone();
+            tokio::spawn(async move {
+                // Reads the request and whatever follows, answering nothing, until the client
+                // hangs up.
+                let mut buf = [0u8; 4096];
+                while tokio::io::AsyncReadExt::read(&mut socket, &mut buf)
+                    .await
+                    .is_ok_and(|n| n > 0)
+                {}
+                let _ = closed_tx.send(());
+            });
+        }
+    });
+    let chain = Chain::connect(&url.parse().unwrap());
+    let calls = join_all([1, 2].map(|n| chain.calls.call(returning(Some(n)))));
+    let answers = tokio::time::timeout(std::time::Duration::from_secs(10), calls)
+        .await
+        .expect("the calls give up");
+    assert!(answers.iter().all(Result::is_err), "{answers:?}");
+    tokio::time::timeout(std::time::Duration::from_secs(10), closed.recv())
+        .await
+        .expect("the abandoned request's connection is closed");
+}

@@ -57,7 +57,7 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
     let tokens = Tokens::new(ring, settings.origin());
     let revocations = Arc::new(Revocations::new(settings.stream_token_ttl));
     revocations.follow(db.clone()).await?;
-    let chain = Chain::connect(&settings.rpc_url);
+    let chain = Chain::connect_batching(&settings.rpc_url, settings.rpc_batch);
     let minter = match (&settings.minter_key, settings.poap_contract) {
         (Some(key), Some(poap)) => {
             let signer = deploy::signer(key.expose_secret())?;

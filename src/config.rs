@@ -76,6 +76,10 @@ pub struct SettingsArgs {
     /// [default: 1000]
     #[arg(long, env = "MARQUEE_CHAIN_POLL_MS")]
     pub chain_poll_ms: Option<u64>,
+    /// Most gate reads sent together in one JSON-RPC batch; 1 for a provider that refuses
+    /// batches [default: 32]
+    #[arg(long, env = "MARQUEE_RPC_BATCH")]
+    pub rpc_batch: Option<usize>,
     /// How long a seat stays held after the viewer's last heartbeat, in seconds [default: 45]
     #[arg(long, env = "MARQUEE_SEAT_LEASE_SECS")]
     pub seat_lease_secs: Option<u64>,
@@ -116,6 +120,7 @@ struct FileSettings {
     auth_rate_per_ip: Option<u32>,
     auth_rate_global: Option<u32>,
     chain_poll_ms: Option<u64>,
+    rpc_batch: Option<usize>,
     seat_lease_secs: Option<u64>,
     mint_bump_secs: Option<u64>,
     media_cache_mb: Option<u64>,
@@ -162,6 +167,8 @@ pub struct Settings {
     pub auth_rate_global: u32,
     /// Interval of the chain follower.
     pub chain_poll: Duration,
+    /// Most gate reads in one JSON-RPC batch.
+    pub rpc_batch: usize,
     /// How long a seat outlives the last heartbeat.
     pub seat_lease: Duration,
     /// How long a mint transaction waits unmined before its fees are bumped.
@@ -273,6 +280,7 @@ impl SettingsArgs {
                     .or(file.auth_rate_global)
                     .unwrap_or(10_000),
             )?,
+            rpc_batch: rpc_batch(self.rpc_batch.or(file.rpc_batch).unwrap_or(32))?,
             chain_poll: Duration::from_millis(positive(
                 "chain_poll_ms",
                 self.chain_poll_ms.or(file.chain_poll_ms).unwrap_or(1_000),
@@ -364,6 +372,17 @@ fn edge(url: Option<String>, secret: Option<String>) -> Result<Option<Edge>, Con
         })
 }
 
+/// The JSON-RPC batch size, within what providers accept (Geth's default limit is 1,000).
+fn rpc_batch(value: usize) -> Result<usize, ConfigError> {
+    if !(1..=1000).contains(&value) {
+        return Err(ConfigError::Invalid {
+            name: "rpc_batch",
+            reason: "must be from 1 to 1000".into(),
+        });
+    }
+    Ok(value)
+}
+
 fn positive<T: Default + PartialEq>(name: &'static str, value: T) -> Result<T, ConfigError> {
     if value == T::default() {
         return Err(ConfigError::Invalid {
@@ -412,6 +431,32 @@ mod tests {
         assert_eq!(s.organizers.len(), 1);
         assert_eq!(s.listen.port(), 8080, "default");
         assert_eq!(s.stream_token_ttl, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn the_rpc_batch_size_is_bounded() {
+        let batch = |n: usize| {
+            SettingsArgs {
+                config: Some("/dev/null".into()),
+                rpc_batch: Some(n),
+                ..Default::default()
+            }
+            .resolve()
+        };
+        assert_eq!(batch(1).unwrap().rpc_batch, 1, "batching off");
+        assert_eq!(batch(1000).unwrap().rpc_batch, 1000);
+        for n in [0, 1001, usize::MAX] {
+            assert!(
+                matches!(
+                    batch(n),
+                    Err(ConfigError::Invalid {
+                        name: "rpc_batch",
+                        ..
+                    })
+                ),
+                "{n}"
+            );
+        }
     }
 
     #[test]

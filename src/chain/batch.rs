@@ -13,8 +13,8 @@ use alloy::transports::TransportResult;
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
-/// Most calls in one batch request: well under what public RPC providers accept in a batch.
-const MAX_BATCH: usize = 32;
+/// Most calls in one batch request by default: well under what public RPC providers accept.
+pub const MAX_BATCH: usize = 32;
 
 type Pending = (Box<RawValue>, oneshot::Sender<TransportResult<Bytes>>);
 
@@ -25,25 +25,29 @@ pub struct CallBatcher {
 }
 
 impl CallBatcher {
-    /// Starts the task that sends the calls through `provider`.
-    pub fn spawn(provider: DynProvider) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Pending>(4 * MAX_BATCH);
+    /// Starts the task that sends the calls through `provider`, at most `max` (at least 1) in
+    /// one request.
+    pub fn spawn(provider: DynProvider, max: usize) -> Self {
+        let max = max.max(1);
+        let (tx, mut rx) = mpsc::channel::<Pending>(4 * max);
         tokio::spawn(async move {
-            let mut queued = Vec::with_capacity(MAX_BATCH);
-            while rx.recv_many(&mut queued, MAX_BATCH).await > 0 {
-                if let [_] = queued.as_slice() {
+            let mut queued = Vec::with_capacity(max);
+            while rx.recv_many(&mut queued, max).await > 0 {
+                if let [_] = queued.as_slice()
+                    && max > 1
+                {
                     // Calls that came with the first are already in line behind it: one turn
                     // of the scheduler lets them into the same request.
                     tokio::task::yield_now().await;
                     if !rx.is_empty() {
-                        rx.recv_many(&mut queued, MAX_BATCH - 1).await;
+                        rx.recv_many(&mut queued, max - 1).await;
                     }
                 }
                 // Bounded like every attempt: by then its callers have given up, and a node
                 // that never answers must not pile up requests in flight.
                 let sending = send(provider.clone(), std::mem::take(&mut queued));
                 tokio::spawn(tokio::time::timeout(super::ATTEMPT_TIMEOUT, sending));
-                queued.reserve(MAX_BATCH);
+                queued.reserve(max);
             }
         });
         Self { tx }

@@ -41,11 +41,16 @@ pub enum ReadError {
 impl Chain {
     /// Connects to `rpc_url` (no request is sent yet); inside a Tokio runtime.
     pub fn connect(rpc_url: &Url) -> Self {
+        Self::connect_batching(rpc_url, batch::MAX_BATCH)
+    }
+
+    /// Like [`Chain::connect`], with at most `max_batch` gate reads in one JSON-RPC batch.
+    pub fn connect_batching(rpc_url: &Url, max_batch: usize) -> Self {
         let provider = ProviderBuilder::new()
             .connect_http(rpc_url.clone())
             .erased();
         Self {
-            calls: batch::CallBatcher::spawn(provider.clone()),
+            calls: batch::CallBatcher::spawn(provider.clone(), max_batch),
             provider,
         }
     }

@@ -90,3 +90,18 @@ async fn calls_to_a_node_that_never_answers_give_up_and_let_go() {
         .await
         .expect("the abandoned request's connection is closed");
 }
+
+// For a provider that refuses batches, `rpc_batch = 1` sends every call on its own.
+#[tokio::test(flavor = "current_thread")]
+async fn with_batches_of_one_every_call_is_a_plain_request() {
+    let anvil = Anvil::spawn(&root().join("anvil"), free_port(), &["--silent"])
+        .await
+        .unwrap();
+    let (url, log) = RpcLog::start(anvil.url.to_string()).await;
+    let chain = Chain::connect_batching(&url.parse().unwrap(), 1);
+    let answers = join_all([1, 2, 3].map(|n| chain.calls.call(returning(Some(n))))).await;
+    for (n, answer) in [1, 2, 3].iter().zip(&answers) {
+        assert_eq!(answer.as_ref().unwrap()[31], *n);
+    }
+    assert_eq!(log.requests(), vec![vec!["eth_call"]; 3]);
+}

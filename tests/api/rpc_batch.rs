@@ -20,13 +20,19 @@ fn returning(n: Option<u8>) -> Box<RawValue> {
     RawValue::from_string(format!(r#"[{{"input":"0x{code}"}},"latest"]"#)).unwrap()
 }
 
-// One thread: every call is queued before the batcher runs, so the batch is certain.
-#[tokio::test(flavor = "current_thread")]
-async fn concurrent_calls_share_one_request_and_keep_their_own_answers() {
+/// A fresh Anvil, and the URL of the recording proxy in front of it.
+async fn anvil_behind_log() -> (Anvil, String, RpcLog) {
     let anvil = Anvil::spawn(&root().join("anvil"), free_port(), &["--silent"])
         .await
         .unwrap();
     let (url, log) = RpcLog::start(anvil.url.to_string()).await;
+    (anvil, url, log)
+}
+
+// One thread: every call is queued before the batcher runs, so the batch is certain.
+#[tokio::test(flavor = "current_thread")]
+async fn concurrent_calls_share_one_request_and_keep_their_own_answers() {
+    let (_anvil, url, log) = anvil_behind_log().await;
     let chain = Chain::connect(&url.parse().unwrap());
 
     let asked = [Some(1), Some(2), None, Some(4), Some(5)];
@@ -94,10 +100,7 @@ async fn calls_to_a_node_that_never_answers_give_up_and_let_go() {
 // For a provider that refuses batches, `rpc_batch = 1` sends every call on its own.
 #[tokio::test(flavor = "current_thread")]
 async fn with_batches_of_one_every_call_is_a_plain_request() {
-    let anvil = Anvil::spawn(&root().join("anvil"), free_port(), &["--silent"])
-        .await
-        .unwrap();
-    let (url, log) = RpcLog::start(anvil.url.to_string()).await;
+    let (_anvil, url, log) = anvil_behind_log().await;
     let chain = Chain::connect_batching(&url.parse().unwrap(), 1);
     let answers = join_all([1, 2, 3].map(|n| chain.calls.call(returning(Some(n))))).await;
     for (n, answer) in [1, 2, 3].iter().zip(&answers) {

@@ -280,7 +280,11 @@ impl SettingsArgs {
                     .or(file.auth_rate_global)
                     .unwrap_or(10_000),
             )?,
-            rpc_batch: rpc_batch(self.rpc_batch.or(file.rpc_batch).unwrap_or(32))?,
+            rpc_batch: rpc_batch(
+                self.rpc_batch
+                    .or(file.rpc_batch)
+                    .unwrap_or(crate::chain::batch::MAX_BATCH),
+            )?,
             chain_poll: Duration::from_millis(positive(
                 "chain_poll_ms",
                 self.chain_poll_ms.or(file.chain_poll_ms).unwrap_or(1_000),

@@ -74,6 +74,7 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
     };
     spawn_purge(db.clone());
     let nonces = store::nonces::Ledger::spawn(db.clone());
+    let seater = store::grants::Seater::spawn(&db)?;
     let head = Arc::new(Head::default());
     let gates = GateChecker::new(
         chain.clone(),
@@ -92,7 +93,13 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
     );
     Ok(AppState::new(Shared {
         nonces,
-        admitter: Admitter::new(db.clone(), gates, follower, Arc::clone(&revocations)),
+        admitter: Admitter::new(
+            db.clone(),
+            seater,
+            gates,
+            follower,
+            Arc::clone(&revocations),
+        ),
         db,
         events: Default::default(),
         media: Library::new(settings.media_root.clone(), settings.media_cache_bytes),

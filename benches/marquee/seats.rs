@@ -26,7 +26,7 @@ pub(super) async fn seat_writes() {
     .execute(pool)
     .await
     .unwrap();
-    let seater = Seater::spawn(db.clone());
+    let seater = Seater::spawn(&db).unwrap();
     let now = marquee::time_util::now_ms();
     let seat = |viewer: usize| {
         let seater = seater.clone();

@@ -80,12 +80,13 @@ impl Admitter {
     /// An admitter over these parts.
     pub fn new(
         db: Db,
+        seater: Seater,
         gates: GateChecker,
         follower: Arc<Follower>,
         revocations: Arc<Revocations>,
     ) -> Self {
         Self {
-            seater: Seater::spawn(db.clone()),
+            seater,
             db,
             gates,
             follower,

@@ -4,6 +4,7 @@ use std::sync::LazyLock;
 
 use super::batch::{Batch, Batcher};
 use super::script::{self, Arg, Script};
+use super::seat_thread::{SeatThread, Statements};
 use super::{Conn, Db, lock_key, with_pool};
 
 /// A grant about to be made by a join.
@@ -120,12 +121,33 @@ const SEAT: [&str; 6] = [
 
 /// Seats joins, those arriving together in one transaction; cheap to clone.
 ///
-/// One task writes every seat: joins on one ticket are seated one after the other, so two
+/// One writer seats every join: joins on one ticket are seated one after the other, so two
 /// can never both see a free seat, and a burst of joins shares one commit. A join is answered
 /// only after the commit that seated it.
-pub type Seater = Batcher<SeatJoins>;
+#[derive(Debug, Clone)]
+pub enum Seater {
+    /// SQLite: a thread with a connection of its own.
+    Sqlite(SeatThread),
+    /// PostgreSQL: a task, each ticket locked for other nodes.
+    Postgres(Batcher<SeatJoins>),
+}
+
+/// [`SEAT`] with positional parameters, for the SQLite seat thread.
+static SEAT_SQLITE: Statements = LazyLock::new(|| SEAT.iter().map(|s| Script::new(s)).collect());
 
 impl Seater {
+    /// Starts the writer of seats in `db`.
+    pub fn spawn(db: &Db) -> std::io::Result<Self> {
+        Ok(match db {
+            Db::Sqlite(pool) => Seater::Sqlite(SeatThread::spawn(
+                pool.connect_options().get_filename(),
+                &SEAT_SQLITE,
+                BATCH,
+            )?),
+            Db::Postgres(_) => Seater::Postgres(Batcher::spawn(db.clone())),
+        })
+    }
+
     /// Seats `g`, or renews the same session's grant on the same ticket, and records the
     /// wallet's attendance of the event, atomically.
     ///
@@ -139,7 +161,7 @@ impl Seater {
         seats: Option<Seats>,
         now: i64,
     ) -> Result<Seating, sqlx::Error> {
-        self.call(vec![
+        let args = vec![
             Arg::Int(now),
             Arg::text(g.grant_id),
             Arg::text(g.event_id),
@@ -154,13 +176,16 @@ impl Seater {
             Arg::Int(g.expires_at),
             seats.map_or(Arg::Null, |s| Arg::Int(s.max.into())),
             Arg::Int(seats.is_some_and(|s| s.takeover).into()),
-        ])
-        .await
+        ];
+        match self {
+            Seater::Sqlite(thread) => thread.call(args).await.map(seating),
+            Seater::Postgres(batcher) => batcher.call(args).await,
+        }
     }
 }
 
-/// The batches of the [`Seater`]: each item the parameters of [`SEAT`], all seated in one
-/// transaction.
+/// The batches of the [`Seater`] on PostgreSQL: each item the parameters of [`SEAT`], all
+/// seated in one transaction.
 #[derive(Debug)]
 pub enum SeatJoins {}
 
@@ -173,16 +198,10 @@ impl Batch for SeatJoins {
     async fn run(conn: &mut Conn, batch: &[Vec<Arg>]) -> Result<Vec<Seating>, sqlx::Error> {
         let mut seatings = Vec::with_capacity(batch.len());
         match conn {
-            Conn::Sqlite(c) => {
-                // One script per join: each statement sent on its own would cost two hand-offs
-                // to SQLite's thread, more than its work.
-                static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&SEAT.join(";\n")));
-                sqlx::query("BEGIN IMMEDIATE").execute(&mut **c).await?;
-                for args in batch {
-                    let rows = SCRIPT.query_as(args).fetch_all(&mut **c).await?;
-                    seatings.push(seating(rows));
-                }
-                sqlx::query("COMMIT").execute(&mut **c).await?;
+            Conn::Sqlite(_) => {
+                return Err(sqlx::Error::Protocol(
+                    "SQLite seats are written by the seat thread".into(),
+                ));
             }
             Conn::Postgres(c) => {
                 // Other nodes seat joins too: each ticket of the batch is locked, in one order

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod lease;
 pub mod nonces;
 pub mod script;
+pub mod seat_thread;
 pub mod sessions;
 pub mod stats;
 
@@ -98,6 +99,9 @@ impl Conn {
     }
 }
 
+/// Pages written to SQLite's WAL before a commit checkpoints it (see [`connect`]).
+const WAL_AUTOCHECKPOINT: &str = "8192";
+
 /// Opens the database at `url` (`sqlite://…`, created if missing, or `postgres://…`) and
 /// applies the migrations of its dialect.
 pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
@@ -113,6 +117,14 @@ pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
         grants::define_seat_function(&pool).await?;
         return Ok(Db::Postgres(pool));
     }
+    // Everything, seats included, must outlive the process; and the seat thread opens the
+    // database by its file name.
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Err(sqlx::Error::Configuration(
+            "database_url: an in-memory SQLite database is lost when the process stops; name a file"
+                .into(),
+        ));
+    }
     let opts = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         // WAL lets readers go on while one writer commits; NORMAL is durable in WAL mode
@@ -123,7 +135,7 @@ pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
         // changed: under a crowd of joins the same few pages change in every commit, and the
         // default (every 1,000 pages, 4 MB) copies them ten times as often as this (32 MB).
         // `make bench`, cold joins: server CPU per join -6%.
-        .pragma("wal_autocheckpoint", "8192")
+        .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
     let pool = SqlitePoolOptions::new()
@@ -154,4 +166,15 @@ pub(crate) fn lock_key(parts: &[&str]) -> i64 {
     }
     let digest = h.finalize();
     i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn an_in_memory_database_is_refused_by_name() {
+        for url in ["sqlite::memory:", "sqlite://seats?mode=memory"] {
+            let refused = super::connect(url).await.unwrap_err();
+            assert!(refused.to_string().contains("database_url"), "{refused}");
+        }
+    }
 }

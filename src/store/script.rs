@@ -77,6 +77,16 @@ impl Script {
         Self { sql: out, order }
     }
 
+    /// The rewritten SQL.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The number `N` of the `$N` behind each positional parameter, in order.
+    pub fn order(&self) -> &[usize] {
+        &self.order
+    }
+
     /// The script as a query of rows `O`, with `args[N - 1]` bound for every `$N`.
     pub fn query_as<'q, O>(&'q self, args: &'q [Arg]) -> QueryAs<'q, Sqlite, O, SqliteArguments<'q>>
     where

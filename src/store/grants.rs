@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use super::batch::{Batch, Batcher};
 use super::script::{self, Arg, Script};
-use super::seat_thread::{SeatThread, Statements};
+use super::seat_thread::{SeatThread, Statements, Step};
 use super::{Conn, Db, lock_key, with_pool};
 
 /// A grant about to be made by a join.
@@ -132,8 +132,20 @@ pub enum Seater {
     Postgres(Batcher<SeatJoins>),
 }
 
+/// For each statement of [`SEAT`], the parameters without which it changes nothing: a ticket
+/// without a seat limit ($13, fungible tokens) neither lapses nor takes over seats.
+const SEAT_NEEDS: [&[usize]; 6] = [&[], &[13], &[13, 14], &[], &[], &[]];
+
 /// [`SEAT`] with positional parameters, for the SQLite seat thread.
-static SEAT_SQLITE: Statements = LazyLock::new(|| SEAT.iter().map(|s| Script::new(s)).collect());
+static SEAT_SQLITE: Statements = LazyLock::new(|| {
+    SEAT.iter()
+        .zip(SEAT_NEEDS)
+        .map(|(sql, needs)| Step {
+            script: Script::new(sql),
+            needs,
+        })
+        .collect()
+});
 
 impl Seater {
     /// Starts the writer of seats in `db`.

@@ -22,8 +22,18 @@ pub type Rows = Vec<(String, String)>;
 /// One join's parameters and where its rows go.
 type Request = (Vec<Arg>, oneshot::Sender<Result<Rows, sqlx::Error>>);
 
-/// The statements of one join, each with its parameters made positional.
-pub(super) type Statements = LazyLock<Vec<Script>>;
+/// One statement of a join.
+#[derive(Debug)]
+pub struct Step {
+    /// The statement, its parameters made positional.
+    pub script: Script,
+    /// The numbers `N` of the parameters `$N` without which it changes nothing and returns no
+    /// row: it is skipped when any of them is NULL or 0, rather than run to find that out.
+    pub needs: &'static [usize],
+}
+
+/// The statements of one join, in order.
+pub(super) type Statements = LazyLock<Vec<Step>>;
 
 /// The handle of the seat thread; cheap to clone.
 #[derive(Debug, Clone)]
@@ -136,7 +146,11 @@ fn write(
 /// Runs `statements` with `args`; the rows they return, in order.
 fn run_one(conn: &Connection, statements: &Statements, args: &[Arg]) -> rusqlite::Result<Rows> {
     let mut out = Vec::new();
-    for script in statements.iter() {
+    let absent = |n: &usize| matches!(args[n - 1], Arg::Null | Arg::Int(0));
+    for Step { script, needs } in statements.iter() {
+        if needs.iter().any(absent) {
+            continue;
+        }
         let mut stmt = conn.prepare_cached(script.sql())?;
         for (i, n) in script.order().iter().enumerate() {
             match &args[n - 1] {
@@ -160,9 +174,19 @@ mod tests {
 
     /// Each join puts `$1` into `seat` and `$2` into `badge`; both answer with a row.
     static STATEMENTS: Statements = LazyLock::new(|| {
+        let step = |sql, needs| Step {
+            script: Script::new(sql),
+            needs,
+        };
         vec![
-            Script::new("INSERT INTO seat (id) VALUES ($1) RETURNING 'seated', id"),
-            Script::new("INSERT INTO badge (id) VALUES ($2) RETURNING 'badge', id"),
+            step(
+                "INSERT INTO seat (id) VALUES ($1) RETURNING 'seated', id",
+                &[],
+            ),
+            step(
+                "INSERT INTO badge (id) VALUES ($2) RETURNING 'badge', id",
+                &[2],
+            ),
         ]
     });
 
@@ -241,5 +265,16 @@ mod tests {
         thread.call(args("c", "free")).await.unwrap();
         assert_eq!(ids(&db, "seat").await, ["a", "c"]);
         assert_eq!(ids(&db, "badge").await, ["free", "taken"]);
+    }
+
+    #[tokio::test]
+    async fn a_statement_lacking_a_parameter_it_needs_is_skipped() {
+        let (_dir, db, thread) = setup().await;
+        let mut without_badge = args("d", "");
+        without_badge[1] = Arg::Null;
+        // Run, it would have stored a NULL id (SQLite's text keys allow one).
+        let rows = thread.call(without_badge).await.unwrap();
+        assert_eq!(rows, [("seated".to_string(), "d".to_string())]);
+        assert!(ids(&db, "badge").await.is_empty());
     }
 }

@@ -93,11 +93,19 @@ impl<B: Batch> Batcher<B> {
 
     /// Has `item` written with whatever arrives with it, and its answer.
     pub async fn call(&self, item: B::Item) -> Result<B::Out, sqlx::Error> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((item, reply))
-            .await
-            .map_err(|_| sqlx::Error::PoolClosed)?;
-        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+        ask(&self.tx, item).await
     }
+}
+
+/// Sends `item` to the writer behind `tx` with a place for its answer, and waits for it; a
+/// writer that has stopped answers as a closed pool.
+pub(super) async fn ask<I, O>(
+    tx: &mpsc::Sender<(I, oneshot::Sender<Result<O, sqlx::Error>>)>,
+    item: I,
+) -> Result<O, sqlx::Error> {
+    let (reply, answer) = oneshot::channel();
+    tx.send((item, reply))
+        .await
+        .map_err(|_| sqlx::Error::PoolClosed)?;
+    answer.await.map_err(|_| sqlx::Error::PoolClosed)?
 }

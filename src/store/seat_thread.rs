@@ -60,12 +60,7 @@ impl SeatThread {
     /// Runs the statements for `args` with whatever joins arrive with it; its rows, after the
     /// commit.
     pub async fn call(&self, args: Vec<Arg>) -> Result<Rows, sqlx::Error> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((args, reply))
-            .await
-            .map_err(|_| sqlx::Error::PoolClosed)?;
-        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+        super::batch::ask(&self.tx, args).await
     }
 }
 

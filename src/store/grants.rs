@@ -400,15 +400,14 @@ pub async fn set_cursor(db: &Db, name: &str, block: u64) -> Result<(), sqlx::Err
 mod tests {
     use super::*;
 
-    /// SQLite's plan of `statement` (parameters `$1` to `$14` at most) with every parameter
-    /// NULL, one line per step.
+    /// SQLite's plan of `statement` with every parameter NULL, one line per step.
     async fn plan(db: &Db, statement: &str) -> Vec<String> {
         let Db::Sqlite(pool) = db else {
             unreachable!("an SQLite file")
         };
         let script = Script::new(&format!("EXPLAIN QUERY PLAN {statement}"));
-        let rows: Vec<(i64, i64, i64, String)> = script
-            .query_as(&vec![Arg::Null; 14])
+        let nulls = vec![Arg::Null; script.order().len()];
+        let rows: Vec<(i64, i64, i64, String)> = script::bind(sqlx::query_as(script.sql()), &nulls)
             .fetch_all(pool)
             .await
             .unwrap();

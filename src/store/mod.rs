@@ -99,6 +99,9 @@ impl Conn {
     }
 }
 
+/// How long an SQLite connection waits for another's write to end.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Pages written to SQLite's WAL before a commit checkpoints it (see [`connect`]).
 const WAL_AUTOCHECKPOINT: &str = "8192";
 
@@ -137,7 +140,7 @@ pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
         // `make bench`, cold joins: server CPU per join -6%.
         .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5));
+        .busy_timeout(BUSY_TIMEOUT);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .connect_with(opts)

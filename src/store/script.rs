@@ -1,16 +1,10 @@
-//! Parameters of statements run with values chosen at run time, and SQLite scripts: several
-//! statements sent to SQLite's thread as one query, so that a transaction of a few statements
-//! costs one hand-off to it rather than two per statement.
-//!
-//! Scripts are written by hand because sqlx binds numbered parameters of a multi-statement
-//! SQLite query wrongly when a statement skips a number: it counts the skipped numbers against
-//! the next statements' parameters. Positional ones (`?`) are consumed in order, so a script is
-//! written with numbered parameters (`$N`) and run with positional ones, each value bound where
-//! it is used.
+//! Parameters of statements run with values chosen at run time, and SQLite statements whose
+//! numbered parameters (`$N`) are made positional (`?`), with the number behind each, so that
+//! the SQLite seat thread binds every value where it is used, however often and in whatever
+//! order the statement names it.
 
 use sqlx::query::QueryAs;
-use sqlx::sqlite::SqliteArguments;
-use sqlx::{Database, Encode, Sqlite, Type};
+use sqlx::{Database, Encode, Type};
 
 /// A parameter value.
 #[derive(Debug, Clone)]
@@ -85,22 +79,6 @@ impl Script {
     /// The number `N` of the `$N` behind each positional parameter, in order.
     pub fn order(&self) -> &[usize] {
         &self.order
-    }
-
-    /// The script as a query of rows `O`, with `args[N - 1]` bound for every `$N`.
-    pub fn query_as<'q, O>(&'q self, args: &'q [Arg]) -> QueryAs<'q, Sqlite, O, SqliteArguments<'q>>
-    where
-        O: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
-    {
-        let mut q = sqlx::query_as(&self.sql);
-        for n in &self.order {
-            q = match &args[n - 1] {
-                Arg::Int(i) => q.bind(*i),
-                Arg::Text(s) => q.bind(s.as_str()),
-                Arg::Null => q.bind(None::<i64>),
-            };
-        }
-        q
     }
 }
 

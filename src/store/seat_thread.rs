@@ -4,12 +4,11 @@
 //! result a message back, each a wake-up of one thread or the other: under a crowd of joins
 //! those hand-offs cost more than SQLite's own work (perf, `make bench` join, warm: 59% of the
 //! sqlx thread's CPU, besides the waiting task's). Here one thread runs a whole batch from
-//! `BEGIN` to `COMMIT`, and a join costs one message each way. Written by hand: no crate runs a batch of statements on
-//! a thread of its own and answers each caller.
+//! `BEGIN` to `COMMIT`, and a join costs one message each way. Written by hand: no crate runs
+//! a batch of statements on a thread of its own and answers each caller.
 
 use std::path::Path;
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, types::Null};
 use tokio::sync::{mpsc, oneshot};
@@ -108,7 +107,7 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.busy_timeout(super::BUSY_TIMEOUT)?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // Checkpoints are run by the connection that commits: this one, mostly.
@@ -122,20 +121,14 @@ fn write(
     statements: &Statements,
     batch: &[Vec<Arg>],
 ) -> rusqlite::Result<Vec<Rows>> {
+    // On failure the caller drops the connection, which rolls back what was begun.
     conn.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
-    let written = batch
+    let rows = batch
         .iter()
         .map(|args| run_one(conn, statements, args))
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .and_then(|rows| {
-            conn.prepare_cached("COMMIT")?.raw_execute()?;
-            Ok(rows)
-        });
-    if written.is_err() && !conn.is_autocommit() {
-        // Best effort: the connection is dropped after a failure anyway.
-        let _ = conn.execute_batch("ROLLBACK");
-    }
-    written
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    conn.prepare_cached("COMMIT")?.raw_execute()?;
+    Ok(rows)
 }
 
 /// Runs `statements` with `args`; the rows they return, in order.

@@ -3,6 +3,12 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc rather than glibc's malloc: under a crowd of cold joins glibc's allocator took 16%
+/// of the server's CPU (perf, `make bench` join), most of it in the large buffers of the gate's
+/// RPC batches, whose allocation makes glibc consolidate its free lists.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()

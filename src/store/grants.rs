@@ -78,9 +78,10 @@ const BATCH: usize = 64;
 
 /// The statements that seat one join, in order. Parameters: $1 now, $2 new grant id, $3 event,
 /// $4 session, $5 wallet, $6 holder, $7 kind, $8 contract, $9 token id, $10 block, $11 lease
-/// end, $12 expiry, $13 seats per ticket (NULL: unlimited), $14 takeover (0 or 1). A session is
-/// one wallet's, so every lookup of a session's grants names the wallet too: the wallet's index
-/// then finds them.
+/// end, $12 expiry, $13 seats per ticket (NULL: unlimited; set for ERC-721 tickets only), $14
+/// takeover (0 or 1). A session is one wallet's, so every lookup of a session's grants names
+/// the wallet too: the wallet's index then finds them. Seats are counted among ERC-721 grants
+/// (`kind = 'erc721'`, as the ticket's index is partial on it).
 const SEAT: [&str; 6] = [
     "UPDATE grant_ SET lease_until = $11, block = $10,
        expires_at = CASE WHEN expires_at > $12 THEN expires_at ELSE $12 END
@@ -89,16 +90,16 @@ const SEAT: [&str; 6] = [
  RETURNING 'seated', grant_id",
     "UPDATE grant_ SET revoked_at = $1, reason = 'lease lapsed'
  WHERE $13 IS NOT NULL AND event_id = $3 AND contract = $8 AND token_id = $9
-   AND revoked_at IS NULL AND (lease_until <= $1 OR expires_at <= $1)
+   AND revoked_at IS NULL AND kind = 'erc721' AND (lease_until <= $1 OR expires_at <= $1)
  RETURNING 'cut', grant_id",
     "UPDATE grant_ SET revoked_at = $1, reason = 'taken over'
  WHERE $14 <> 0 AND grant_id = (SELECT grant_id FROM grant_
      WHERE event_id = $3 AND contract = $8 AND token_id = $9 AND revoked_at IS NULL
-       AND wallet = $5 AND session_id <> $4 ORDER BY created_at LIMIT 1)
+       AND kind = 'erc721' AND wallet = $5 AND session_id <> $4 ORDER BY created_at LIMIT 1)
    AND NOT EXISTS (SELECT 1 FROM grant_ WHERE wallet = $5 AND session_id = $4 AND event_id = $3
      AND holder = $6 AND contract = $8 AND token_id = $9 AND revoked_at IS NULL)
    AND (SELECT count(*) FROM grant_ WHERE event_id = $3 AND contract = $8 AND token_id = $9
-     AND revoked_at IS NULL AND session_id <> $4) = $13
+     AND revoked_at IS NULL AND kind = 'erc721' AND session_id <> $4) = $13
  RETURNING 'cut', grant_id",
     "INSERT INTO grant_ (grant_id, event_id, session_id, wallet, holder, kind, contract, token_id,
    block, created_at, lease_until, expires_at)
@@ -106,7 +107,7 @@ const SEAT: [&str; 6] = [
  WHERE NOT EXISTS (SELECT 1 FROM grant_ WHERE wallet = $5 AND session_id = $4 AND event_id = $3
      AND holder = $6 AND contract = $8 AND token_id = $9 AND revoked_at IS NULL)
    AND ($13 IS NULL OR (SELECT count(*) FROM grant_ WHERE event_id = $3 AND contract = $8
-     AND token_id = $9 AND revoked_at IS NULL AND session_id <> $4) < $13)
+     AND token_id = $9 AND revoked_at IS NULL AND kind = 'erc721' AND session_id <> $4) < $13)
  RETURNING 'seated', grant_id",
     "UPDATE grant_ SET revoked_at = $1, reason = 'replaced'
  WHERE wallet = $5 AND session_id = $4 AND event_id = $3 AND revoked_at IS NULL AND grant_id <> $2
@@ -415,21 +416,40 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_join_finds_its_sessions_grant_by_the_whole_key() {
+    async fn every_lookup_of_grants_goes_through_an_index() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("m.db").display());
         let db = super::super::connect(&url).await.unwrap();
         // With the ticket's index instead, a join of a screening gated by an ERC-20 token
         // (whose grants all share the contract and have no token id) read every live grant of
         // the event: each join cost more as the audience grew.
-        let whole_key = "SEARCH grant_ USING INDEX grant_wallet (wallet=? AND event_id=? \
-             AND session_id=? AND holder=? AND contract=? AND token_id=?)";
-        assert_eq!(plan(&db, SEAT[0]).await, [whole_key], "renewal");
+        let session = "SEARCH grant_ USING INDEX grant_wallet (wallet=? AND event_id=? \
+             AND session_id=?)";
+        assert_eq!(plan(&db, SEAT[0]).await, [session], "renewal");
         let attendance = plan(&db, SEAT[5]).await;
-        assert!(attendance.iter().any(|l| l == whole_key), "{attendance:?}");
+        assert!(attendance.iter().any(|l| l == session), "{attendance:?}");
         assert!(!attendance.iter().any(|l| l.contains("grant_ticket")));
         let insert = plan(&db, SEAT[3]).await;
-        assert!(insert.iter().any(|l| l == whole_key), "{insert:?}");
+        assert!(insert.iter().any(|l| l == session), "{insert:?}");
+        // Seats are counted on the ticket's index, which holds ERC-721 grants only.
+        let ticket = "SEARCH grant_ USING INDEX grant_ticket (event_id=? AND contract=? \
+             AND token_id=?)";
+        assert!(insert.iter().any(|l| l == ticket), "{insert:?}");
+        assert_eq!(plan(&db, SEAT[1]).await, [ticket], "lapse");
+        let takeover = plan(&db, SEAT[2]).await;
+        assert!(takeover.iter().any(|l| l == ticket), "{takeover:?}");
+        assert!(
+            !takeover.iter().any(|l| l.starts_with("SCAN")),
+            "{takeover:?}"
+        );
+        // An event's live grants are counted through its attendance, not by a scan.
+        let live = plan(&db, super::super::stats::LIVE).await;
+        assert!(
+            live.iter()
+                .any(|l| l.contains("grant_wallet (wallet=? AND event_id=?)")),
+            "{live:?}"
+        );
+        assert!(!live.iter().any(|l| l.starts_with("SCAN")), "{live:?}");
         // When a ticket moves, its holder's grants are found by index, whether the holder
         // is the viewer or a vault that delegated to them.
         let moved = plan(&db, LIVE_OF_HOLDER).await;

@@ -69,6 +69,14 @@ pub struct Claims {
     pub voucher: i64,
 }
 
+/// The live sessions and viewers of event `$1` at `$2`. The live grants are found through the
+/// event's attendance, which the join that made each grant wrote: the grants' own indexes are
+/// keyed by wallet, and by ticket for ERC-721 tickets only.
+pub(super) const LIVE: &str = "SELECT count(*), count(DISTINCT g.wallet) FROM attendance a \
+     JOIN grant_ g ON g.wallet = a.address AND g.event_id = a.event_id \
+     WHERE a.event_id = $1 AND g.revoked_at IS NULL AND g.lease_until > $2 AND g.expires_at > $2 \
+       AND g.session_id NOT IN (SELECT session_id FROM revoked_session)";
+
 /// The figures of `event_id` at `now` (ms); `min_watch_ms` is what a claim needs, if any.
 pub async fn event(
     db: &Db,
@@ -76,15 +84,11 @@ pub async fn event(
     now: i64,
     min_watch_ms: Option<i64>,
 ) -> Result<EventStats, sqlx::Error> {
-    let (live_sessions, live_viewers): (i64, i64) = with_pool!(db, |p| sqlx::query_as(
-        "SELECT count(*), count(DISTINCT wallet) FROM grant_ \
-         WHERE event_id = $1 AND revoked_at IS NULL AND lease_until > $2 AND expires_at > $2 \
-           AND session_id NOT IN (SELECT session_id FROM revoked_session)",
-    )
-    .bind(event_id)
-    .bind(now)
-    .fetch_one(p)
-    .await)?;
+    let (live_sessions, live_viewers): (i64, i64) = with_pool!(db, |p| sqlx::query_as(LIVE)
+        .bind(event_id)
+        .bind(now)
+        .fetch_one(p)
+        .await)?;
     let joins: i64 = with_pool!(db, |p| sqlx::query_scalar(
         "SELECT count(*) FROM grant_ WHERE event_id = $1"
     )

@@ -32,6 +32,9 @@ pub struct Admitter {
 pub struct Request<'a> {
     /// The viewer's wallet.
     pub wallet: Address,
+    /// The wallet as the database keeps it (checksummed): written once per join, as each
+    /// checksum is a hash.
+    pub wallet_text: &'a str,
     /// Their session.
     pub session_id: &'a str,
     /// Now (ms).
@@ -139,12 +142,17 @@ impl Admitter {
             max: event.spec.max_sessions_per_ticket,
             takeover: event.spec.seat_conflict == SeatConflict::Takeover,
         });
+        let holder_text = if holder == req.wallet {
+            req.wallet_text.to_string()
+        } else {
+            holder.to_string()
+        };
         let new = NewGrant {
             grant_id: &ordered_id(req.now),
             event_id: &event.id,
             session_id: req.session_id,
-            wallet: &req.wallet.to_string(),
-            holder: &holder.to_string(),
+            wallet: req.wallet_text,
+            holder: &holder_text,
             kind: ticket.kind,
             contract: &ticket.contract.to_string(),
             token_id: &ticket.token_id.map(|t| t.to_string()).unwrap_or_default(),

@@ -54,8 +54,10 @@ async fn join(
     }
     let ttl = Duration::try_from(state.settings.stream_token_ttl).unwrap_or(Duration::minutes(5));
     let exp = (now + ttl).unix_timestamp().min(session.claims.exp);
+    let wallet = session.address.to_string();
     let request = Request {
         wallet: session.address,
+        wallet_text: &wallet,
         session_id: &session.claims.sid,
         now: to_ms(now),
         lease_until: lease_until(&state, to_ms(now)),
@@ -69,7 +71,7 @@ async fn join(
     let claims = StreamClaims {
         iss: state.tokens.issuer().to_string(),
         aud: STREAM_AUDIENCE.into(),
-        sub: session.address.to_string(),
+        sub: wallet,
         sid: session.claims.sid.clone(),
         gid: admission.grant_id,
         evt: event.id.clone(),

@@ -50,7 +50,7 @@ impl Chain {
             .connect_http(rpc_url.clone())
             .erased();
         Self {
-            calls: batch::CallBatcher::spawn(provider.clone(), max_batch),
+            calls: batch::CallBatcher::spawn(rpc_url.clone(), max_batch),
             provider,
         }
     }

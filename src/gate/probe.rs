@@ -4,12 +4,13 @@
 //! reads the owners of the tokens lent one by one. Without it, a delegated viewer's vaults are
 //! known only from the registry's answer and cost a second round trip.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use alloy::primitives::{Address, Bytes};
 use alloy::sol_types::{SolConstructor, SolType};
-use serde_json::value::RawValue;
 
+use crate::chain::batch::Params;
 use crate::chain::bindings::{GateProbe, GateProbeAnswer, Multicall3};
 use crate::chain::{Chain, ReadError, read};
 
@@ -103,18 +104,21 @@ pub async fn run(
 static CODE_HEX: LazyLock<String> = LazyLock::new(|| alloy::hex::encode(&GateProbe::BYTECODE));
 
 /// `eth_call`'s parameters for [`creation_call`] with constructor arguments `args`, written
-/// out: the creation code's hex is made once, and the text goes out as it is, where a
+/// out: the creation code's hex is made once and borrowed by every call's request, where a
 /// `TransactionRequest` would be hex-encoded and then scanned for escapes on every join.
-fn call_params(args: &[u8]) -> Box<RawValue> {
+fn call_params(args: &[u8]) -> Params {
     // The block named, as Multicall3's binding does: without it Anvil answers for the pending
     // block, whose number is one past the state read.
     let (head, tail) = (r#"[{"input":"0x"#, r#""},"latest"]"#);
-    let mut text = String::with_capacity(head.len() + CODE_HEX.len() + 2 * args.len() + tail.len());
-    text.push_str(head);
-    text.push_str(&CODE_HEX);
-    text.push_str(&alloy::hex::encode(args));
-    text.push_str(tail);
-    RawValue::from_string(text).expect("hex digits in a JSON array")
+    let mut args_hex = String::with_capacity(2 * args.len() + tail.len());
+    args_hex.push_str(&alloy::hex::encode(args));
+    args_hex.push_str(tail);
+    // Hex digits between the quotes: the pieces make a JSON array.
+    Params::from_pieces(vec![
+        Cow::Borrowed(head),
+        Cow::Borrowed(CODE_HEX.as_str()),
+        Cow::Owned(args_hex),
+    ])
 }
 
 /// The deployless call's data: `GateProbe`'s creation code and its query (see [`run`]).

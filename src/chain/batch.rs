@@ -57,11 +57,10 @@ pub struct CallBatcher {
 }
 
 impl CallBatcher {
-    /// Starts the task that sends the calls to the node at `url`, at most `max` (at least 1) in
-    /// one request.
-    pub fn spawn(url: Url, max: usize) -> Self {
+    /// Starts the task that sends the calls through `client` to the node at `url`, at most `max`
+    /// (at least 1) in one request.
+    pub fn spawn(client: reqwest::Client, url: Url, max: usize) -> Self {
         let max = max.max(1);
-        let client = reqwest::Client::new();
         let (tx, mut rx) = mpsc::channel::<Pending>(4 * max);
         tokio::spawn(async move {
             let mut queued = Vec::with_capacity(max);
@@ -101,14 +100,10 @@ impl CallBatcher {
 async fn send(client: reqwest::Client, url: Url, calls: Vec<Pending>) {
     let (params, replies): (Vec<_>, Vec<_>) = calls.into_iter().unzip();
     match exchange(&client, url, &params).await {
-        Ok(mut answers) => {
-            for (i, reply) in replies.into_iter().enumerate() {
-                let answer = answers[i].take().unwrap_or_else(|| {
-                    Err(TransportErrorKind::missing_batch_response(Id::Number(
-                        i as u64,
-                    )))
-                });
-                let _ = reply.send(answer);
+        Ok(answers) => {
+            for (i, (reply, answer)) in replies.into_iter().zip(answers).enumerate() {
+                let missing = || TransportErrorKind::missing_batch_response(Id::Number(i as u64));
+                let _ = reply.send(answer.unwrap_or_else(|| Err(missing())));
             }
         }
         // A failed request fails each call in it, none with an answer.

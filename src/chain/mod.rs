@@ -46,11 +46,13 @@ impl Chain {
 
     /// Like [`Chain::connect`], with at most `max_batch` gate reads in one JSON-RPC batch.
     pub fn connect_batching(rpc_url: &Url, max_batch: usize) -> Self {
+        // One HTTP client, so the provider and the batcher share their connections to the node.
+        let client = reqwest::Client::new();
         let provider = ProviderBuilder::new()
-            .connect_http(rpc_url.clone())
+            .connect_reqwest(client.clone(), rpc_url.clone())
             .erased();
         Self {
-            calls: batch::CallBatcher::spawn(rpc_url.clone(), max_batch),
+            calls: batch::CallBatcher::spawn(client, rpc_url.clone(), max_batch),
             provider,
         }
     }

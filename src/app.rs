@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -23,8 +22,8 @@ use crate::http::{AppState, Shared};
 use crate::poap::minter::{Minter, MinterConfig};
 use crate::store;
 use crate::stream::media::Library;
-use crate::stream::zero_copy::ZeroCopyListener;
 use crate::time_util::now_ms;
+use crate::workers;
 
 /// Largest request body accepted.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -122,17 +121,11 @@ pub fn app(state: AppState) -> Router {
         }))
 }
 
-/// Serves `state` on `listener` until the process is asked to stop.
+/// Serves `state` on `listener`, with a worker per core, until the process is asked to stop.
 pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), StartError> {
-    // Small responses must not wait for Nagle's algorithm (~25 ms each otherwise).
-    let listener = ZeroCopyListener(listener).tap_io(|conn| {
-        let _ = conn.tcp().set_nodelay(true);
-    });
     // The peer address keys the per-client rate limits.
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    workers::serve(listener, app, workers::count(), shutdown_signal()).await?;
     Ok(())
 }
 

@@ -14,3 +14,4 @@ pub mod poap;
 pub mod store;
 pub mod stream;
 pub mod time_util;
+pub mod workers;

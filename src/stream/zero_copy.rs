@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, IoSlice};
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, RwLock};
@@ -22,7 +21,7 @@ use rustix::io::Errno;
 #[cfg(target_os = "linux")]
 use rustix::net::SendFlags;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// A registered buffer: where it ends, and the file its bytes were read from (offset 0 at the
 /// buffer's start).
@@ -94,29 +93,17 @@ fn file_of(buf: &[u8]) -> Option<(Arc<File>, u64)> {
     (at + buf.len() <= region.end).then(|| (region.file.clone(), (at - start) as u64))
 }
 
-/// Accepts connections whose writes send held segments from their files.
-pub struct ZeroCopyListener(pub TcpListener);
-
-impl axum::serve::Listener for ZeroCopyListener {
-    type Io = Connection;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Connection, SocketAddr) {
-        let (tcp, addr) = axum::serve::Listener::accept(&mut self.0).await;
-        (Connection { tcp }, addr)
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
-    }
-}
-
 /// A TCP connection whose writer sends slices of registered buffers with `sendfile`.
 pub struct Connection {
     tcp: TcpStream,
 }
 
 impl Connection {
+    /// A connection on `tcp`.
+    pub fn new(tcp: TcpStream) -> Self {
+        Self { tcp }
+    }
+
     /// The socket.
     pub fn tcp(&self) -> &TcpStream {
         &self.tcp
@@ -260,16 +247,16 @@ mod tests {
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    use tokio::net::TcpListener;
+
     use super::*;
 
-    /// A connection from a [`ZeroCopyListener`] and the client's end of it.
+    /// A connection and the client's end of it.
     async fn connected() -> (Connection, TcpStream) {
-        let mut listener = ZeroCopyListener(TcpListener::bind("127.0.0.1:0").await.unwrap());
-        let addr = axum::serve::Listener::local_addr(&listener).unwrap();
-        let client = TcpStream::connect(addr);
-        let ((conn, _), client) =
-            tokio::join!(axum::serve::Listener::accept(&mut listener), client);
-        (conn, client.unwrap())
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let (accepted, client) = tokio::join!(listener.accept(), client);
+        (Connection::new(accepted.unwrap().0), client.unwrap())
     }
 
     /// A held buffer read from a new file of `len` bytes of `fill`, and the file's path.

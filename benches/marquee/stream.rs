@@ -1,7 +1,7 @@
 //! stream: the gated stream beside nginx on the same files with the same load generator
 //! (wrk): nginx serving them plain, nginx behind its `secure_link` signed-URL check, and
 //! Marquee with its stream token, for a 2 KB playlist and a 200 KB segment at 32 and 128
-//! connections (nginx secure_link and Marquee in three alternating rounds, the median shown);
+//! connections (nginx secure_link and Marquee in four alternating rounds, their means shown);
 //! then Marquee's memory with 1,000 open viewer connections.
 
 use std::path::Path;
@@ -19,8 +19,9 @@ const SECRET: &str = "bench-edge-secret-0123";
 /// Where the edge serves the media root.
 const EDGE_PATH: &str = "/media/";
 const PERIOD: &str = "8s";
-/// Rounds of nginx secure_link then Marquee, and how long each of their runs lasts.
-const ROUNDS: usize = 3;
+/// Rounds of nginx secure_link and Marquee (an even number: each goes first in half), and how
+/// long each of their runs lasts.
+const ROUNDS: usize = 4;
 const ROUND: &str = "5s";
 const ROUND_SECS: f64 = 5.0;
 
@@ -123,26 +124,30 @@ pub(super) async fn stream() {
     ] {
         for connections in [32, 128] {
             let plain = wrk(&format!("{}/bench/{file}", plain.url), connections);
-            // The machine's speed drifts from run to run (nginx alone moves by a fifth), so
-            // nginx secure_link and Marquee run in turn, each ratio is of neighbouring runs,
-            // and the median round is shown.
-            let mut rounds: Vec<(Run, Run)> = (0..ROUNDS)
-                .map(|_| {
-                    let secure = wrk_cpu(&signed(file), connections, edge_nginx.pid());
-                    (
-                        secure,
-                        wrk_cpu(&marquee(file), connections, server.child.id()),
-                    )
+            // The machine's speed drifts from run to run (nginx alone moves by a fifth), and
+            // whichever of two neighbouring runs goes second tends to gain a few percent, so
+            // nginx secure_link and Marquee run in turn, each going first in half the rounds,
+            // and the figures shown are their means over the rounds.
+            let rounds: Vec<(Run, Run)> = (0..ROUNDS)
+                .map(|round| {
+                    let secure = || wrk_cpu(&signed(file), connections, edge_nginx.pid());
+                    let ours = || wrk_cpu(&marquee(file), connections, server.child.id());
+                    if round % 2 == 0 {
+                        let secure = secure();
+                        (secure, ours())
+                    } else {
+                        let ours = ours();
+                        (secure(), ours)
+                    }
                 })
                 .collect();
-            rounds.sort_by(|a, b| {
-                (a.1.per_second / a.0.per_second).total_cmp(&(b.1.per_second / b.0.per_second))
-            });
             let throughputs: Vec<String> = rounds
                 .iter()
                 .map(|(secure, ours)| format!("{:.2}", ours.per_second / secure.per_second))
                 .collect();
-            let (secure, ours) = &rounds[ROUNDS / 2];
+            let secure = mean(rounds.iter().map(|r| &r.0));
+            let ours = mean(rounds.iter().map(|r| &r.1));
+            let (secure, ours) = (&secure, &ours);
             println!("{kind}, {connections} connections");
             row("  nginx plain", &plain);
             row("  nginx secure_link (Marquee's edge)", secure);
@@ -351,6 +356,21 @@ fn megabytes(v: &str) -> f64 {
         "KB" => n / 1024.0,
         "GB" => n * 1024.0,
         _ => n,
+    }
+}
+
+/// The mean of `runs`' figures.
+fn mean<'a>(runs: impl Iterator<Item = &'a Run>) -> Run {
+    let runs: Vec<&Run> = runs.collect();
+    let n = runs.len().max(1) as f64;
+    let of = |f: fn(&Run) -> f64| runs.iter().map(|r| f(r)).sum::<f64>() / n;
+    Run {
+        per_second: of(|r| r.per_second),
+        p50_ms: of(|r| r.p50_ms),
+        p99_ms: of(|r| r.p99_ms),
+        mb_per_second: of(|r| r.mb_per_second),
+        bad: runs.iter().map(|r| r.bad).sum(),
+        cpu_us: of(|r| r.cpu_us),
     }
 }
 

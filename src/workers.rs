@@ -2,13 +2,14 @@
 //! one acceptor hands it in turn, as nginx's worker processes and actix-web's workers do.
 //!
 //! On tokio's shared multi-threaded runtime, a socket's readiness is picked up by whichever
-//! worker polls the driver, which hands the task to the others through the global queue and a
-//! futex. Under a crowd of segment requests (`make bench`, stream) the cores then sat idle 3-4%
-//! of the time between those hand-overs, and Marquee served 0.98-0.99× the segments nginx
-//! did. A worker that keeps its connections wakes their tasks on its own thread: idle fell
-//! under 0.5% and throughput rose to 1.03-1.08× nginx's. Background work (the chain client,
-//! the seat writer, the minter) stays on the main runtime; connections are spread by count,
-//! not by load, which a screening's many similar viewers make even.
+//! thread polls the driver and handed to the others through a queue and a futex. Under a
+//! crowd of segment requests (`make bench`, stream) the cores then sat idle 3-4% of the time
+//! between those hand-overs. A worker that keeps its connections wakes their tasks on its own
+//! thread: idle fell under 0.5%, and the futex's 2.7% of the server's CPU went. The calling
+//! runtime (the binary's, single-threaded) is the first worker, so the background work spawned
+//! on it (chain client, seat writer, minter) stays one thread's: on a separate runtime, each
+//! join's two hand-overs to it and back cost 5-8% more CPU per join. Connections are spread by
+//! count, not by load, which a screening's many similar viewers make even.
 
 use std::future::Future;
 use std::io;
@@ -31,8 +32,9 @@ pub fn count() -> NonZeroUsize {
     std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
 }
 
-/// Serves `app` on `listener` with `count` workers until `stop` resolves, then lets each
-/// worker finish the requests in flight. Dropping the returned future stops the workers too.
+/// Serves `app` on `listener` with `count` workers, the calling runtime first, until `stop`
+/// resolves; then lets each worker finish the requests in flight. Dropping the returned future
+/// stops the workers too.
 pub async fn serve(
     mut listener: TcpListener,
     app: Service,
@@ -45,34 +47,35 @@ pub async fn serve(
     let mut handed = Vec::with_capacity(count.get());
     let mut finished = Vec::with_capacity(count.get());
     for i in 0..count.get() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
         let (to_worker, connections) = mpsc::unbounded_channel();
         let (done, finished_rx) = oneshot::channel::<()>();
-        let (app, mut stop_rx) = (app.clone(), stop_rx.clone());
-        std::thread::Builder::new()
-            .name(format!("marquee-http-{i}"))
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let listener = Handed { connections, local }.tap_io(|conn| {
-                        // Small responses must not wait for Nagle's algorithm (~25 ms each
-                        // otherwise).
-                        let _ = conn.tcp().set_nodelay(true);
-                    });
-                    // Resolves on the signal or when `serve` is gone.
-                    let stop = async move { _ = stop_rx.wait_for(|stop| *stop).await };
-                    if let Err(e) = axum::serve(listener, app)
-                        .with_graceful_shutdown(stop)
-                        .await
-                    {
-                        tracing::error!(error = %e, worker = i, "HTTP worker failed");
-                    }
-                });
-                // Whatever the worker's connections had spawned stops with its runtime.
-                drop(runtime);
+        let work = worker(
+            i,
+            Handed { connections, local },
+            app.clone(),
+            stop_rx.clone(),
+        );
+        if i == 0 {
+            // The calling runtime is the first worker: the requests it serves reach the
+            // background work spawned on it (chain client, seat writer) without a hand-over
+            // between threads.
+            tokio::spawn(async move {
+                work.await;
                 let _ = done.send(());
-            })?;
+            });
+        } else {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            std::thread::Builder::new()
+                .name(format!("marquee-http-{i}"))
+                .spawn(move || {
+                    runtime.block_on(work);
+                    // Whatever the worker's connections had spawned stops with its runtime.
+                    drop(runtime);
+                    let _ = done.send(());
+                })?;
+        }
         handed.push(to_worker);
         finished.push(finished_rx);
     }
@@ -95,6 +98,22 @@ pub async fn serve(
         let _ = worker.await;
     }
     outcome
+}
+
+/// Worker `i`: serves `app` on the connections `handed` to it until `stop` says so or its
+/// sender is gone.
+async fn worker(i: usize, handed: Handed, app: Service, mut stop: watch::Receiver<bool>) {
+    let listener = handed.tap_io(|conn| {
+        // Small responses must not wait for Nagle's algorithm (~25 ms each otherwise).
+        let _ = conn.tcp().set_nodelay(true);
+    });
+    let stop = async move { _ = stop.wait_for(|stop| *stop).await };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
+    {
+        tracing::error!(error = %e, worker = i, "HTTP worker failed");
+    }
 }
 
 /// A worker's side of the acceptor: the connections handed to it.
@@ -183,15 +202,11 @@ mod tests {
         for _ in 0..4 {
             served.push(get_alone(addr, "/thread").await.1);
         }
-        assert_eq!(
-            served,
-            [
-                "marquee-http-0",
-                "marquee-http-1",
-                "marquee-http-0",
-                "marquee-http-1"
-            ]
-        );
+        let this = std::thread::current()
+            .name()
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(served, [&this, "marquee-http-1", &this, "marquee-http-1"]);
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@
 //! thread polls the driver and handed to the others through a queue and a futex. Under a
 //! crowd of segment requests (`make bench`, stream) the cores then sat idle 3-4% of the time
 //! between those hand-overs. A worker that keeps its connections wakes their tasks on its own
-//! thread: idle fell under 0.5%, and the futex's 2.7% of the server's CPU went. The calling
+//! thread: idle fell to 0.1-1%, and the futex's 2.7% of the server's CPU went. The calling
 //! runtime (the binary's, single-threaded) is the first worker, so the background work spawned
 //! on it (chain client, seat writer, minter) stays one thread's: on a separate runtime, each
 //! join's two hand-overs to it and back cost 5-8% more CPU per join. Connections are spread by

@@ -186,26 +186,19 @@ mod tests {
         (head.lines().next().unwrap().into(), body.into())
     }
 
+    fn thread_name() -> String {
+        std::thread::current().name().unwrap_or_default().into()
+    }
+
     #[tokio::test]
     async fn connections_are_handed_to_the_workers_in_turn() {
-        let app = Router::new().route(
-            "/thread",
-            get(|| async {
-                std::thread::current()
-                    .name()
-                    .unwrap_or_default()
-                    .to_string()
-            }),
-        );
+        let app = Router::new().route("/thread", get(|| async { thread_name() }));
         let (addr, _stop, _serving) = start(app).await;
         let mut served = Vec::new();
         for _ in 0..4 {
             served.push(get_alone(addr, "/thread").await.1);
         }
-        let this = std::thread::current()
-            .name()
-            .unwrap_or_default()
-            .to_string();
+        let this = thread_name();
         assert_eq!(served, [&this, "marquee-http-1", &this, "marquee-http-1"]);
     }
 

@@ -133,11 +133,11 @@ pub(super) async fn stream() {
                     let secure = || wrk_cpu(&signed(file), connections, edge_nginx.pid());
                     let ours = || wrk_cpu(&marquee(file), connections, server.child.id());
                     if round % 2 == 0 {
-                        let secure = secure();
-                        (secure, ours())
+                        let first = secure();
+                        (first, ours())
                     } else {
-                        let ours = ours();
-                        (secure(), ours)
+                        let first = ours();
+                        (secure(), first)
                     }
                 })
                 .collect();
@@ -145,9 +145,10 @@ pub(super) async fn stream() {
                 .iter()
                 .map(|(secure, ours)| format!("{:.2}", ours.per_second / secure.per_second))
                 .collect();
-            let secure = mean(rounds.iter().map(|r| &r.0));
-            let ours = mean(rounds.iter().map(|r| &r.1));
-            let (secure, ours) = (&secure, &ours);
+            let (secure, ours) = (
+                &mean(rounds.iter().map(|r| &r.0)),
+                &mean(rounds.iter().map(|r| &r.1)),
+            );
             println!("{kind}, {connections} connections");
             row("  nginx plain", &plain);
             row("  nginx secure_link (Marquee's edge)", secure);

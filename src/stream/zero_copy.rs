@@ -246,7 +246,6 @@ mod tests {
     use std::io::{IoSlice, Read};
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
     use tokio::net::TcpListener;
 
     use super::*;

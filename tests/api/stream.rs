@@ -155,6 +155,60 @@ async fn join_is_refused_before_doors_open() {
     assert_problem(r, 403, "event_not_open").await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn after_the_end_the_stream_closes_unless_the_event_allows_replay() {
+    let app = spawn_app().await;
+    let viewer = wallet(1);
+    app.mint_pass(viewer.address()).await;
+    let session = app.login(&viewer).await;
+    let owner = app.login(&wallet(0)).await;
+    let now = OffsetDateTime::now_utc();
+    let id = app
+        .create_event_with(
+            now - time::Duration::minutes(10),
+            now + time::Duration::hours(1),
+            app.pass_gate(),
+            json!({}),
+            json!({ "stream": { "source": "demo", "replay": false } }),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = app.stream_token(&id, &session).await;
+    let get = |file: &str| {
+        let path = format!("/stream/{id}/{file}?token={token}");
+        let app = &app;
+        async move { app.get(&path, None).await }
+    };
+    let edit = |body: Value| {
+        let path = format!("/api/v1/events/{id}");
+        let (app, owner) = (&app, &owner);
+        async move {
+            let r = app
+                .send(reqwest::Method::PATCH, &path, Some(owner), Some(body))
+                .await;
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        }
+    };
+    assert_eq!(get("seg000.ts").await.status(), 200);
+
+    // The screening ended a minute ago: a token taken while it ran opens nothing.
+    let ended = now - time::Duration::minutes(1);
+    edit(json!({ "ends_at": rfc3339(ended) })).await;
+    assert_problem(get("index.m3u8").await, 403, "event_not_open").await;
+    assert_problem(get("seg000.ts").await, 403, "event_not_open").await;
+
+    // With replay the whole VOD stays open after the end.
+    edit(json!({ "stream": { "replay": true } })).await;
+    let r = get("index.m3u8").await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(text.trim_end().ends_with("#EXT-X-ENDLIST"), "{text}");
+    assert_eq!(text.matches("#EXTINF").count(), 8, "{text}");
+    assert_eq!(get("seg007.ts").await.status(), 200);
+}
+
 /// A folder source under a media root of the test's own, with files of each kind, a symlink
 /// pointing out of the folder, and a file too big for the memory budget.
 pub(crate) struct Media {

@@ -36,7 +36,7 @@ pub struct Shared {
     /// Database.
     pub db: Db,
     /// Events read lately.
-    pub events: crate::store::events::Cache,
+    pub events: Arc<crate::store::events::Cache>,
     /// Media files of folder sources, the recent ones in memory.
     pub media: crate::stream::media::Library,
     /// Origin sources' client and the playlists fetched lately.

@@ -47,6 +47,44 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Cuts the app off this database, as an outage would: on PostgreSQL the server ends the
+    /// app's connections and refuses new ones (until [`TestDb::restore`]); an SQLite file
+    /// cannot be taken from a process that has it open, so the app's pool (`app`) is closed.
+    pub async fn cut(&self, app: &marquee::store::Db) {
+        let Some((server, name)) = &self.postgres else {
+            let marquee::store::Db::Sqlite(pool) = app else {
+                unreachable!("an SQLite suite")
+            };
+            pool.close().await;
+            return;
+        };
+        let mut admin = sqlx::PgConnection::connect(server).await.unwrap();
+        sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+            .bind(name)
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+
+    /// Ends a [`TestDb::cut`] on PostgreSQL; false on SQLite, where the app's pool stays closed.
+    pub async fn restore(&self) -> bool {
+        let Some((server, name)) = &self.postgres else {
+            return false;
+        };
+        let mut admin = sqlx::PgConnection::connect(server).await.unwrap();
+        sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        true
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let Some((server, name)) = self.postgres.take() else {

@@ -39,8 +39,10 @@ pub struct TestApp {
     pub database_url: String,
     /// What the app sent to the chain.
     pub rpc: RpcLog,
+    /// The app's pool.
+    pub pool: marquee::store::Db,
     /// Dropped with the app (PostgreSQL: after the app's own pool).
-    _db: TestDb,
+    pub db: TestDb,
 }
 
 pub fn wallet(i: usize) -> PrivateKeySigner {
@@ -103,6 +105,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut SettingsArgs)) -> TestApp {
     adjust(&mut args);
     let settings = args.resolve().unwrap();
     let state = marquee::app::build(settings).await.expect("app builds");
+    let pool = state.db.clone();
     tokio::spawn(marquee::app::serve(listener, state));
     let app = TestApp {
         domain: format!("127.0.0.1:{port}"),
@@ -114,7 +117,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut SettingsArgs)) -> TestApp {
         admin,
         database_url,
         rpc,
-        _db: db,
+        pool,
+        db,
     };
     app.ready().await;
     app

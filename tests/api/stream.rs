@@ -209,6 +209,80 @@ async fn after_the_end_the_stream_closes_unless_the_event_allows_replay() {
     assert_eq!(get("seg007.ts").await.status(), 200);
 }
 
+/// Playlists and segments read no database: cut off from it, the app goes on serving them to a
+/// viewer who joined before, past the time its copy of the event is read again, while what does
+/// need the database answers 503.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_screening_plays_on_while_the_database_is_gone() {
+    let app = spawn_app().await;
+    let viewer = wallet(1);
+    app.mint_pass(viewer.address()).await;
+    let session = app.login(&viewer).await;
+    let owner = app.login(&wallet(0)).await;
+    let now = OffsetDateTime::now_utc();
+    let id = app
+        .create_event(
+            now - time::Duration::minutes(1),
+            now + time::Duration::hours(1),
+            app.pass_gate(),
+            json!({}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = app.stream_token(&id, &session).await;
+    let play = || async {
+        let r = app
+            .get(&format!("/stream/{id}/index.m3u8?token={token}"), None)
+            .await;
+        assert_eq!(r.status(), 200);
+        assert!(r.text().await.unwrap().contains("seg003.ts"));
+        let r = app
+            .get(&format!("/stream/{id}/seg003.ts?token={token}"), None)
+            .await;
+        assert_eq!(r.status(), 200);
+        assert!(!r.bytes().await.unwrap().is_empty());
+    };
+    let stats = format!("/api/v1/events/{id}/stats");
+    play().await;
+    assert_eq!(app.get(&stats, Some(&owner)).await.status(), 200);
+
+    app.db.cut(&app.pool).await;
+    assert_problem(app.get("/readyz", None).await, 503, "database_unavailable").await;
+    assert_problem(
+        app.get(&stats, Some(&owner)).await,
+        503,
+        "database_unavailable",
+    )
+    .await;
+    // A viewer plays on, for longer than the node answers its copy of the event before it
+    // reads it again.
+    let until = std::time::Instant::now()
+        + std::time::Duration::from_millis(3 * marquee::store::events::CACHE_TTL_MS as u64);
+    let mut plays = 0;
+    while std::time::Instant::now() < until {
+        play().await;
+        plays += 1;
+    }
+    assert!(plays > 10, "{plays}");
+    assert_problem(
+        app.get(&stats, Some(&owner)).await,
+        503,
+        "database_unavailable",
+    )
+    .await;
+
+    // PostgreSQL back: the app connects again.
+    if app.db.restore().await {
+        eventually(std::time::Duration::from_secs(10), || async {
+            (app.get(&stats, Some(&owner)).await.status() == 200).then_some(())
+        })
+        .await;
+        play().await;
+    }
+}
+
 /// A folder source under a media root of the test's own, with files of each kind, a symlink
 /// pointing out of the folder, and a file too big for the memory budget.
 pub(crate) struct Media {

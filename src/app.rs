@@ -1,9 +1,15 @@
 //! Assembling and running a Marquee node: database, keys, chain, minter, background tasks, HTTP.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::Request;
+use axum::response::Response;
+use axum::routing::future::RouteFuture;
+use futures_util::future::{BoxFuture, Either};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -111,20 +117,50 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
     }))
 }
 
-/// The HTTP application with its middleware.
-pub fn app(state: AppState) -> Router {
-    crate::http::router(state)
+/// The HTTP application: stream requests straight to their handler, the rest through the
+/// router and its middleware.
+pub fn app(state: AppState) -> Front {
+    let api = crate::http::router(state.clone())
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         // Spans name the path only: query strings carry stream tokens, which must not reach logs.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
-        }))
+        }));
+    Front { state, api }
+}
+
+/// See [`app`].
+#[derive(Clone)]
+pub struct Front {
+    state: AppState,
+    api: Router,
+}
+
+impl tower_service::Service<Request> for Front {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<BoxFuture<'static, Result<Response, Infallible>>, RouteFuture<Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // The router is always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if crate::http::stream::is_direct(&request) {
+            Either::Left(crate::http::stream::direct(self.state.clone(), request))
+        } else {
+            Either::Right(self.api.call(request))
+        }
+    }
 }
 
 /// Serves `state` on `listener`, with a worker per core, until the process is asked to stop.
 pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), StartError> {
     // The peer address keys the per-client rate limits.
-    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<
+        std::net::SocketAddr,
+    >(app(state));
     workers::serve(listener, app, workers::count(), shutdown_signal()).await?;
     Ok(())
 }

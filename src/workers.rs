@@ -16,16 +16,20 @@ use std::io;
 use std::net::{SocketAddr, TcpStream as StdTcpStream};
 use std::num::NonZeroUsize;
 
-use axum::Router;
+use std::convert::Infallible;
+
+use axum::extract::Request;
 use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
+use axum::response::Response;
 use axum::serve::ListenerExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
+use tower_service::Service;
 
 use crate::stream::zero_copy::Connection;
 
-/// The service each worker runs: the app, told each connection's peer address.
-type Service = IntoMakeServiceWithConnectInfo<Router, SocketAddr>;
+/// What each worker runs: the app `S`, told each connection's peer address.
+type MakeService<S> = IntoMakeServiceWithConnectInfo<S, SocketAddr>;
 
 /// How many workers to run: one per core the process may use.
 pub fn count() -> NonZeroUsize {
@@ -35,12 +39,16 @@ pub fn count() -> NonZeroUsize {
 /// Serves `app` on `listener` with `count` workers, the calling runtime first, until `stop`
 /// resolves; then lets each worker finish the requests in flight. Dropping the returned future
 /// stops the workers too.
-pub async fn serve(
+pub async fn serve<S>(
     mut listener: TcpListener,
-    app: Service,
+    app: MakeService<S>,
     count: NonZeroUsize,
     stop: impl Future<Output = ()>,
-) -> io::Result<()> {
+) -> io::Result<()>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send,
+{
     let local = listener.local_addr()?;
     // Dropped with this future, which the workers also take as the signal to stop.
     let (stopping, stop_rx) = watch::channel(false);
@@ -102,7 +110,11 @@ pub async fn serve(
 
 /// Worker `i`: serves `app` on the connections `handed` to it until `stop` says so or its
 /// sender is gone.
-async fn worker(i: usize, handed: Handed, app: Service, mut stop: watch::Receiver<bool>) {
+async fn worker<S>(i: usize, handed: Handed, app: MakeService<S>, mut stop: watch::Receiver<bool>)
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send,
+{
     let listener = handed.tap_io(|conn| {
         // Small responses must not wait for Nagle's algorithm (~25 ms each otherwise).
         let _ = conn.tcp().set_nodelay(true);
@@ -149,6 +161,7 @@ impl axum::serve::Listener for Handed {
 mod tests {
     use std::sync::Arc;
 
+    use axum::Router;
     use axum::routing::get;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::sync::Notify;

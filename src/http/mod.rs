@@ -6,7 +6,7 @@ pub mod extract;
 mod limits;
 mod poap;
 mod service;
-mod stream;
+pub(crate) mod stream;
 mod watch;
 
 use std::ops::Deref;

@@ -2,10 +2,14 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use std::convert::Infallible;
+
+use futures_util::future::BoxFuture;
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -24,22 +28,75 @@ use crate::time_util::to_ms;
 /// Segments are the same bytes for every viewer and never change under one name.
 const SEGMENT_CACHE: HeaderValue = HeaderValue::from_static("private, max-age=300");
 
+/// The route, for what [`direct`] does not answer (`HEAD`).
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/stream/{id}/{*path}", get(serve))
+}
+
+/// Whether [`direct`] answers `request`: a `GET /stream/{id}/{path}`.
+pub(crate) fn is_direct(request: &Request) -> bool {
+    request.method() == Method::GET && split(request.uri().path()).is_some()
+}
+
+/// Answers a request that [`is_direct`] straight away, ahead of the router and its layers:
+/// every segment request of every viewer is one. The path's two parts are percent-decoded as
+/// the router's `Path` would.
+pub(crate) fn direct(
+    state: AppState,
+    request: Request,
+) -> BoxFuture<'static, Result<Response, Infallible>> {
+    Box::pin(async move {
+        let (mut parts, _) = request.into_parts();
+        let answer = async {
+            let token = StreamToken::from_request_parts(&mut parts, &state).await?;
+            let (id, path) =
+                split(parts.uri.path()).ok_or_else(|| ApiError::not_found("no such resource"))?;
+            answer(&state, &token, &decode(id)?, &decode(path)?, &parts).await
+        };
+        let response = answer.await.into_response();
+        if response.status().is_server_error() {
+            // What the router's trace layer reports; the path only, as a query holds a token.
+            tracing::error!(status = %response.status(), path = parts.uri.path(), "stream request failed");
+        }
+        Ok(response)
+    })
+}
+
+/// `/stream/{id}/{path}`'s two parts, as they are sent.
+fn split(uri_path: &str) -> Option<(&str, &str)> {
+    uri_path
+        .strip_prefix("/stream/")?
+        .split_once('/')
+        .filter(|(id, path)| !id.is_empty() && !path.is_empty())
+}
+
+fn decode(part: &str) -> ApiResult<std::borrow::Cow<'_, str>> {
+    percent_encoding::percent_decode_str(part)
+        .decode_utf8()
+        .map_err(|_| ApiError::invalid_request("the path is not UTF-8 once percent-decoded"))
 }
 
 async fn serve(
     State(state): State<AppState>,
     token: StreamToken,
     Path((id, path)): Path<(String, String)>,
-    // The request itself rather than copies of its headers and query: every segment request
-    // of every viewer passes here.
     request: Request,
 ) -> ApiResult<Response> {
     let (parts, _) = request.into_parts();
+    answer(&state, &token, &id, &path, &parts).await
+}
+
+/// The answer to a stream request for file `path` of event `id`.
+async fn answer(
+    state: &AppState,
+    token: &StreamToken,
+    id: &str,
+    path: &str,
+    parts: &Parts,
+) -> ApiResult<Response> {
     let (query, headers) = (parts.uri.query(), &parts.headers);
-    let claims = token.authorize(&state, &id)?;
-    let event = load(&state, &id).await?;
+    let claims = token.authorize(state, id)?;
+    let event = load(state, id).await?;
     let now = OffsetDateTime::now_utc();
     if !event.spec.is_open(now) {
         return Err(ApiError::new(
@@ -51,11 +108,11 @@ async fn serve(
     }
     let source = &event.spec.stream.source;
     if origin::is_origin(source) {
-        return from_origin(&state, &event, &path, query, headers, &token, now).await;
+        return from_origin(state, &event, path, query, headers, token, now).await;
     }
-    if event.spec.stream.premiere && !files::is_playlist(&path) {
+    if event.spec.stream.premiere && !files::is_playlist(path) {
         let elapsed = to_ms(now) - to_ms(event.spec.starts_at);
-        if state.media.is_early(source, &path, elapsed).await {
+        if state.media.is_early(source, path, elapsed).await {
             return Err(ApiError::not_found(format!(
                 "{path:?} is past the premiere's live edge"
             )));
@@ -63,9 +120,9 @@ async fn serve(
     }
     let file = state
         .media
-        .get(source, &path)
+        .get(source, path)
         .await
-        .map_err(|e| path_error(e, &path))?;
+        .map_err(|e| path_error(e, path))?;
     if let Some(template) = &file.playlist {
         // The playlist's folder under the media root, which edge links are signed under.
         let folder: String;
@@ -89,7 +146,7 @@ async fn serve(
             file.segments.as_ref(),
             &event,
             now,
-            &token,
+            token,
             edge,
         ));
     }

@@ -93,6 +93,25 @@ async fn stream_refuses_missing_tampered_foreign_and_revoked_tokens() {
         );
     }
     assert_problem(
+        app.get(&format!("/stream/{a}/%FF.ts?token={token}"), None)
+            .await,
+        400,
+        "invalid_request",
+    )
+    .await;
+    // HEAD is answered like GET, without the body.
+    let head = app
+        .send(
+            reqwest::Method::HEAD,
+            &format!("/stream/{a}/seg000.ts?token={token}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-type"], "video/mp2t");
+    assert!(head.bytes().await.unwrap().is_empty());
+    assert_problem(
         app.get(&format!("/stream/{a}/nope.ts?token={token}"), None)
             .await,
         404,

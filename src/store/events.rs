@@ -281,6 +281,18 @@ mod tests {
         }
     }
 
+    /// The title of the cache's answer for `ev`.
+    async fn title(cache: &Arc<Cache>, db: &Db, now: i64) -> String {
+        cache
+            .get(db, "ev", now)
+            .await
+            .unwrap()
+            .unwrap()
+            .spec
+            .title
+            .clone()
+    }
+
     /// The cache's copy of `ev` once a read under way has ended.
     async fn settled(cache: &Arc<Cache>, db: &Db, now: i64) -> Arc<Event> {
         loop {
@@ -301,50 +313,20 @@ mod tests {
         insert(&db, &first, 0).await.unwrap();
         let cache = Arc::new(Cache::default());
         let t = now_ms();
-        assert_eq!(
-            cache.get(&db, "ev", t).await.unwrap().unwrap().spec.title,
-            "First"
-        );
+        assert_eq!(title(&cache, &db, t).await, "First");
 
         // Changed by another node: this one answers its copy until the TTL has passed, then
         // answers it once more while the read it started replaces it.
         assert!(replace(&db, &first, &second).await.unwrap());
         let later = t + CACHE_TTL_MS;
-        assert_eq!(
-            cache
-                .get(&db, "ev", later - 1)
-                .await
-                .unwrap()
-                .unwrap()
-                .spec
-                .title,
-            "First"
-        );
-        assert_eq!(
-            cache
-                .get(&db, "ev", later)
-                .await
-                .unwrap()
-                .unwrap()
-                .spec
-                .title,
-            "First"
-        );
+        assert_eq!(title(&cache, &db, later - 1).await, "First");
+        assert_eq!(title(&cache, &db, later).await, "First");
         assert_eq!(settled(&cache, &db, later).await.spec.title, "Second");
 
         // The database gone: the copy stays, however old.
         with_pool!(&db, |p| p.close().await);
         let much_later = now_ms() + 10 * CACHE_TTL_MS;
-        assert_eq!(
-            cache
-                .get(&db, "ev", much_later)
-                .await
-                .unwrap()
-                .unwrap()
-                .spec
-                .title,
-            "Second"
-        );
+        assert_eq!(title(&cache, &db, much_later).await, "Second");
         assert_eq!(settled(&cache, &db, much_later).await.spec.title, "Second");
         // An event never read cannot be answered.
         assert!(cache.get(&db, "other", much_later).await.is_err());

@@ -56,7 +56,9 @@ impl TestDb {
             let marquee::store::Db::Sqlite(pool) = app else {
                 unreachable!("an SQLite suite")
             };
-            pool.close().await;
+            // Marks the pool closed at once, so that every later query fails. Not awaited: that
+            // waits for every connection to come back, and a batch writer keeps its own.
+            drop(pool.close());
             return;
         };
         let mut admin = sqlx::PgConnection::connect(server).await.unwrap();

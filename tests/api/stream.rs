@@ -174,27 +174,43 @@ async fn join_is_refused_before_doors_open() {
     assert_problem(r, 403, "event_not_open").await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn after_the_end_the_stream_closes_unless_the_event_allows_replay() {
-    let app = spawn_app().await;
+/// A screening of `stream` gated by the pass, started at `starts` and ending in an hour, and a
+/// viewer holding the pass who joined it: (event id, stream token, organizer's session).
+async fn screening(
+    app: &TestApp,
+    starts: OffsetDateTime,
+    stream: Value,
+) -> (String, String, String) {
     let viewer = wallet(1);
     app.mint_pass(viewer.address()).await;
     let session = app.login(&viewer).await;
     let owner = app.login(&wallet(0)).await;
-    let now = OffsetDateTime::now_utc();
     let id = app
         .create_event_with(
-            now - time::Duration::minutes(10),
-            now + time::Duration::hours(1),
+            starts,
+            OffsetDateTime::now_utc() + time::Duration::hours(1),
             app.pass_gate(),
             json!({}),
-            json!({ "stream": { "source": "demo", "replay": false } }),
+            json!({ "stream": stream }),
         )
         .await["id"]
         .as_str()
         .unwrap()
         .to_string();
     let token = app.stream_token(&id, &session).await;
+    (id, token, owner)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_the_end_the_stream_closes_unless_the_event_allows_replay() {
+    let app = spawn_app().await;
+    let now = OffsetDateTime::now_utc();
+    let (id, token, owner) = screening(
+        &app,
+        now - time::Duration::minutes(10),
+        json!({ "source": "demo", "replay": false }),
+    )
+    .await;
     let get = |file: &str| {
         let path = format!("/stream/{id}/{file}?token={token}");
         let app = &app;
@@ -234,23 +250,8 @@ async fn after_the_end_the_stream_closes_unless_the_event_allows_replay() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_screening_plays_on_while_the_database_is_gone() {
     let app = spawn_app().await;
-    let viewer = wallet(1);
-    app.mint_pass(viewer.address()).await;
-    let session = app.login(&viewer).await;
-    let owner = app.login(&wallet(0)).await;
-    let now = OffsetDateTime::now_utc();
-    let id = app
-        .create_event(
-            now - time::Duration::minutes(1),
-            now + time::Duration::hours(1),
-            app.pass_gate(),
-            json!({}),
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let token = app.stream_token(&id, &session).await;
+    let started = OffsetDateTime::now_utc() - time::Duration::minutes(1);
+    let (id, token, owner) = screening(&app, started, json!({ "source": "demo" })).await;
     let play = || async {
         let r = app
             .get(&format!("/stream/{id}/index.m3u8?token={token}"), None)

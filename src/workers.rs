@@ -11,12 +11,11 @@
 //! join's two hand-overs to it and back cost 5-8% more CPU per join. Connections are spread by
 //! count, not by load, which a screening's many similar viewers make even.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpStream as StdTcpStream};
 use std::num::NonZeroUsize;
-
-use std::convert::Infallible;
 
 use axum::extract::Request;
 use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;

@@ -1,5 +1,7 @@
 //! `GET /stream/{id}/{path}`: the gated HLS of an event's folder.
 
+use std::convert::Infallible;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, Request, State};
@@ -7,8 +9,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use std::convert::Infallible;
-
 use futures_util::future::BoxFuture;
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};

@@ -21,14 +21,15 @@ pub const CACHE_TTL_MS: i64 = 1_000;
 /// and a screening plays on through a database outage (nothing can change an event then).
 #[derive(Debug, Default)]
 pub struct Cache {
-    entries: RwLock<HashMap<String, Copy>>,
+    entries: RwLock<HashMap<String, Entry>>,
     /// Counts [`Cache::forget`]s: a read that began before one may predate the change, and is
     /// not kept.
     forgets: AtomicU64,
 }
 
+/// A copy of one event.
 #[derive(Debug)]
-struct Copy {
+struct Entry {
     event: Arc<Event>,
     /// When it was read (Unix ms).
     read_at: i64,
@@ -118,7 +119,7 @@ impl Cache {
         match event {
             Some(event) => entries.insert(
                 id.to_string(),
-                Copy {
+                Entry {
                     event,
                     read_at: now,
                     refreshing: false,

@@ -56,6 +56,22 @@ struct Held {
     clock: u64,
 }
 
+impl Held {
+    /// Lets go of the file held as `key`, if any.
+    fn remove(&mut self, key: &str) {
+        if let Some(gone) = self.files.remove(key) {
+            self.bytes -= gone.file.held_size();
+        }
+    }
+}
+
+impl MediaFile {
+    /// The bytes it holds in memory.
+    fn held_size(&self) -> u64 {
+        self.bytes.as_ref().map_or(0, |b| b.len() as u64)
+    }
+}
+
 /// The media files of folder sources under one root, the recently used ones in memory.
 pub struct Library {
     root: PathBuf,
@@ -98,39 +114,39 @@ impl Library {
             Lookup::Fresh(file) => return Ok(file),
             Lookup::Check(known) => known,
         };
-        let checked = async {
-            // Resolved again on every check: a symlink may have been pointed elsewhere.
-            let full = files::resolve(&self.root, source, path).await?;
-            let meta = tokio::fs::metadata(&full)
-                .await
-                .map_err(|_| PathError::NotFound)?;
-            if meta.is_file() {
-                Ok((full, meta))
-            } else {
-                Err(PathError::NotFound)
+        match self.check(source, path, known).await {
+            Ok(file) => {
+                self.keep(key, file.clone(), now);
+                Ok(file)
             }
-        };
-        let (full, meta) = match checked.await {
-            Ok(found) => found,
             Err(e) => {
-                // Gone or pointed out of the folder: refused from now on, not held.
-                self.drop_held(&key);
-                return Err(e);
+                // Gone, pointed out of the folder or unreadable: refused from now on, not held.
+                self.lock().remove(&key);
+                Err(e)
             }
-        };
+        }
+    }
+
+    /// The file `path` of `source` as the disk has it now: `known` if unchanged, else read.
+    async fn check(
+        &self,
+        source: &str,
+        path: &str,
+        known: Option<Arc<MediaFile>>,
+    ) -> Result<Arc<MediaFile>, PathError> {
+        // Resolved again on every check: a symlink may have been pointed elsewhere.
+        let full = files::resolve(&self.root, source, path).await?;
+        let meta = tokio::fs::metadata(&full)
+            .await
+            .map_err(|_| PathError::NotFound)?;
+        if !meta.is_file() {
+            return Err(PathError::NotFound);
+        }
         let modified = meta.modified().unwrap_or(UNIX_EPOCH);
-        let file = match known {
+        Ok(match known {
             Some(f) if f.path == full && f.len == meta.len() && f.modified == modified => f,
-            _ => match self.load(full, path, meta.len(), modified).await {
-                Ok(file) => Arc::new(file),
-                Err(e) => {
-                    self.drop_held(&key);
-                    return Err(e);
-                }
-            },
-        };
-        self.keep(key, file.clone(), now);
-        Ok(file)
+            _ => Arc::new(self.load(full, path, meta.len(), modified).await?),
+        })
     }
 
     /// The file held as `key` if checked within [`RECHECK`] of `now`; else what to check,
@@ -222,7 +238,7 @@ impl Library {
 
     /// Remembers `file`, dropping the least recently used files beyond the budget.
     fn keep(&self, key: String, file: Arc<MediaFile>, now: Instant) {
-        let size = file.bytes.as_ref().map_or(0, |b| b.len() as u64);
+        let size = file.held_size();
         let mut held = self.lock();
         held.clock += 1;
         let used = held.clock;
@@ -234,7 +250,7 @@ impl Library {
                 used,
             },
         ) {
-            held.bytes -= old.file.bytes.as_ref().map_or(0, |b| b.len() as u64);
+            held.bytes -= old.file.held_size();
         }
         held.bytes += size;
         while held.bytes > self.budget {
@@ -247,17 +263,7 @@ impl Library {
             else {
                 break;
             };
-            if let Some(gone) = held.files.remove(&oldest) {
-                held.bytes -= gone.file.bytes.as_ref().map_or(0, |b| b.len() as u64);
-            }
-        }
-    }
-
-    /// Forgets the file held as `key`, found gone or refused.
-    fn drop_held(&self, key: &str) {
-        let mut held = self.lock();
-        if let Some(gone) = held.files.remove(key) {
-            held.bytes -= gone.file.bytes.as_ref().map_or(0, |b| b.len() as u64);
+            held.remove(&oldest);
         }
     }
 

@@ -45,9 +45,7 @@ impl TestDb {
             _dir: dir,
         }
     }
-}
 
-impl TestDb {
     /// Cuts the app off this database, as an outage would: on PostgreSQL the server ends the
     /// app's connections and refuses new ones (until [`TestDb::restore`]); an SQLite file
     /// cannot be taken from a process that has it open, so the app's pool (`app`) is closed.
@@ -61,11 +59,7 @@ impl TestDb {
             drop(pool.close());
             return;
         };
-        let mut admin = sqlx::PgConnection::connect(server).await.unwrap();
-        sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
+        let mut admin = allow_connections(server, name, false).await;
         sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
             .bind(name)
             .execute(&mut admin)
@@ -78,13 +72,19 @@ impl TestDb {
         let Some((server, name)) = &self.postgres else {
             return false;
         };
-        let mut admin = sqlx::PgConnection::connect(server).await.unwrap();
-        sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
+        allow_connections(server, name, true).await;
         true
     }
+}
+
+/// Lets database `name` on `server` be connected to, or not; the server's connection that did.
+async fn allow_connections(server: &str, name: &str, allow: bool) -> sqlx::PgConnection {
+    let mut admin = sqlx::PgConnection::connect(server).await.unwrap();
+    sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {allow}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin
 }
 
 impl Drop for TestDb {

@@ -133,22 +133,6 @@ impl Connection {
         }
     }
 
-    /// Sends what it can of `buf` from `file` at `offset` without waiting. 0 when the socket
-    /// is full, the file cannot or the send fails: the next write, through
-    /// [`Self::poll_send_file`], then waits, falls back or reports the error.
-    fn try_send_file(&self, buf: &[u8], file: &File, offset: u64) -> usize {
-        let sent = self
-            .tcp
-            .try_io(Interest::WRITABLE, || {
-                send_file(&self.tcp, file, offset, buf.len())
-            })
-            .unwrap_or(0);
-        if sent == buf.len() {
-            cork(&self.tcp, false);
-        }
-        sent
-    }
-
     /// Writes `bufs` (the headers before a body sent from a file) with the socket corked until
     /// the body's last byte is sent, as nginx's `tcp_nopush` does, so headers and body leave in
     /// full packets. `MSG_MORE` alone did not: in `make bench`, stream (200 KB segments at 128
@@ -269,8 +253,12 @@ impl AsyncWrite for Connection {
                     return Poll::Ready(Ok(sent));
                 }
                 // The body follows in the same call, which spares a turn through hyper's
-                // writer; whatever this does not send, the next call does.
-                Poll::Ready(Ok(sent + this.try_send_file(&bufs[i], &file, offset)))
+                // writer. What it cannot send now (a full socket, a failed send) is left to
+                // the next call, which waits for it or reports it.
+                match this.poll_send_file(cx, &bufs[i], &file, offset) {
+                    Poll::Ready(Ok(n)) => Poll::Ready(Ok(sent + n)),
+                    _ => Poll::Ready(Ok(sent)),
+                }
             }
         }
     }

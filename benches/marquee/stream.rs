@@ -142,10 +142,12 @@ pub(super) async fn stream() {
                     }
                 })
                 .collect();
-            let throughputs: Vec<String> = rounds
+            let ratios: Vec<f64> = rounds
                 .iter()
-                .map(|(secure, ours)| format!("{:.2}", ours.per_second / secure.per_second))
+                .map(|(secure, ours)| ours.per_second / secure.per_second)
                 .collect();
+            let throughputs: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+            let (low, high) = interval(&ratios);
             let (secure, ours) = (
                 &mean(rounds.iter().map(|r| &r.0)),
                 &mean(rounds.iter().map(|r| &r.1)),
@@ -161,7 +163,7 @@ pub(super) async fn stream() {
                 );
             }
             println!(
-                "  Marquee / nginx secure_link: throughput {:.2} (goal ≥ 1.0; rounds {}), p99 {:.2} (goal ≤ 1.5)",
+                "  Marquee / nginx secure_link: throughput {:.2} (goal ≥ 1.0; 95% interval of the round ratios' mean {low:.2}-{high:.2}; rounds {}), p99 {:.2} (goal ≤ 1.5)",
                 ours.per_second / secure.per_second,
                 throughputs.join(" "),
                 ours.p99_ms / secure.p99_ms
@@ -359,6 +361,21 @@ fn megabytes(v: &str) -> f64 {
         "GB" => n * 1024.0,
         _ => n,
     }
+}
+
+/// Student's t for ROUNDS - 1 = 7 degrees of freedom, two-sided 95%.
+const T_SEVEN: f64 = 2.365;
+const _: () = assert!(ROUNDS == 8, "T_SEVEN is for eight rounds");
+
+/// The 95% confidence interval of the mean of `ratios` (one per round): where a run's figure
+/// may lie from the servers' true ratio, so a run near 1.0 says whether it is above or below
+/// by more than the machine's noise.
+fn interval(ratios: &[f64]) -> (f64, f64) {
+    let n = ratios.len() as f64;
+    let mean = ratios.iter().sum::<f64>() / n;
+    let variance = ratios.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let half = T_SEVEN * (variance / n).sqrt();
+    (mean - half, mean + half)
 }
 
 /// The mean of `runs`' figures.

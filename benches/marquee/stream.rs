@@ -142,17 +142,9 @@ pub(super) async fn stream() {
                     }
                 })
                 .collect();
-            let ratios: Vec<f64> = rounds
-                .iter()
-                .map(|(secure, ours)| ours.per_second / secure.per_second)
-                .collect();
-            let throughputs: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-            let (low, high) = interval(&ratios);
-            let tails: Vec<f64> = rounds
-                .iter()
-                .map(|(secure, ours)| ours.p99_ms / secure.p99_ms)
-                .collect();
-            let (tail_low, tail_high) = interval(&tails);
+            let throughputs = per_round(&rounds, |r| r.per_second);
+            let (low, high) = interval(&throughputs);
+            let (tail_low, tail_high) = interval(&per_round(&rounds, |r| r.p99_ms));
             let (secure, ours) = (
                 &mean(rounds.iter().map(|r| &r.0)),
                 &mean(rounds.iter().map(|r| &r.1)),
@@ -161,7 +153,8 @@ pub(super) async fn stream() {
             row("  nginx plain", &plain);
             row("  nginx secure_link (Marquee's edge)", secure);
             row("  Marquee (stream token)", ours);
-            if file.ends_with(".m3u8") {
+            let is_playlist = file.ends_with(".m3u8");
+            if is_playlist {
                 row(
                     "  Marquee, playlist of edge links",
                     &wrk(&edge_playlist, connections),
@@ -169,7 +162,7 @@ pub(super) async fn stream() {
             }
             // The goals are for segments: a playlist is rendered per viewer (a token in
             // every URI) where nginx sends a file, and a player asks for it once a segment.
-            let (throughput_goal, p99_goal) = if file.ends_with(".m3u8") {
+            let (throughput_goal, p99_goal) = if is_playlist {
                 ("", "")
             } else {
                 ("goal ≥ 1.0; ", "goal ≤ 1.5; ")
@@ -177,20 +170,16 @@ pub(super) async fn stream() {
             println!(
                 "  Marquee / nginx secure_link: throughput {:.2} ({throughput_goal}95% interval of the round ratios' mean {low:.2}-{high:.2}; rounds {}), p99 {:.2} ({p99_goal}95% interval {tail_low:.2}-{tail_high:.2})",
                 ours.per_second / secure.per_second,
-                throughputs.join(" "),
+                listed(&throughputs),
                 ours.p99_ms / secure.p99_ms
             );
             // CPU per request does not move with the machine's speed as throughput does.
-            let cpu: Vec<String> = rounds
-                .iter()
-                .map(|(secure, ours)| format!("{:.2}", ours.cpu_us / secure.cpu_us))
-                .collect();
             println!(
                 "  server CPU per request: nginx secure_link {:.1} µs, Marquee {:.1} µs; ratio {:.2} (rounds {})",
                 secure.cpu_us,
                 ours.cpu_us,
                 ours.cpu_us / secure.cpu_us,
-                cpu.join(" ")
+                listed(&per_round(&rounds, |r| r.cpu_us))
             );
         }
     }
@@ -373,6 +362,23 @@ fn megabytes(v: &str) -> f64 {
         "GB" => n * 1024.0,
         _ => n,
     }
+}
+
+/// Marquee's `figure` over nginx secure_link's, round by round.
+fn per_round(rounds: &[(Run, Run)], figure: fn(&Run) -> f64) -> Vec<f64> {
+    rounds
+        .iter()
+        .map(|(secure, ours)| figure(ours) / figure(secure))
+        .collect()
+}
+
+/// Ratios as the bench prints them, two decimals each.
+fn listed(ratios: &[f64]) -> String {
+    ratios
+        .iter()
+        .map(|r| format!("{r:.2}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Student's t for ROUNDS - 1 = 7 degrees of freedom, two-sided 95%.

@@ -1,14 +1,16 @@
 //! Assembling and running a Marquee node: database, keys, chain, minter, background tasks, HTTP.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
 use axum::routing::future::RouteFuture;
+use axum::serve::IncomingStream;
 use futures_util::future::{BoxFuture, Either};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -126,14 +128,19 @@ pub fn app(state: AppState) -> Front {
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
         }));
-    Front { state, api }
+    Front {
+        state,
+        api,
+        peer: None,
+    }
 }
 
-/// See [`app`].
+/// See [`app`]; made for each connection by [`MakeFront`], which tells it the peer.
 #[derive(Clone)]
 pub struct Front {
     state: AppState,
     api: Router,
+    peer: Option<SocketAddr>,
 }
 
 impl tower_service::Service<Request> for Front {
@@ -146,21 +153,45 @@ impl tower_service::Service<Request> for Front {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(&mut self, mut request: Request) -> Self::Future {
         if crate::http::stream::is_direct(&request) {
-            Either::Left(crate::http::stream::direct(self.state.clone(), request))
-        } else {
-            Either::Right(self.api.call(request))
+            return Either::Left(crate::http::stream::direct(self.state.clone(), request));
         }
+        // The peer address keys the per-client rate limits. Only the router's requests are
+        // told it: on a segment request it would be an allocation that nothing reads.
+        if let Some(peer) = self.peer {
+            request.extensions_mut().insert(ConnectInfo(peer));
+        }
+        Either::Right(self.api.call(request))
+    }
+}
+
+/// Makes each connection's [`Front`], as axum's `into_make_service_with_connect_info` would.
+#[derive(Clone)]
+pub struct MakeFront(pub Front);
+
+impl<'a, L> tower_service::Service<IncomingStream<'a, L>> for MakeFront
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    type Response = Front;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Front, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, connection: IncomingStream<'a, L>) -> Self::Future {
+        let mut front = self.0.clone();
+        front.peer = Some(*connection.remote_addr());
+        std::future::ready(Ok(front))
     }
 }
 
 /// Serves `state` on `listener`, with a worker per core, until the process is asked to stop.
 pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), StartError> {
-    // The peer address keys the per-client rate limits.
-    let app = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<
-        std::net::SocketAddr,
-    >(app(state));
+    let app = MakeFront(app(state));
     workers::serve(listener, app, workers::count(), shutdown_signal()).await?;
     Ok(())
 }

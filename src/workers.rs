@@ -18,17 +18,13 @@ use std::net::{SocketAddr, TcpStream as StdTcpStream};
 use std::num::NonZeroUsize;
 
 use axum::extract::Request;
-use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use axum::response::Response;
-use axum::serve::ListenerExt;
+use axum::serve::IncomingStream;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tower_service::Service;
 
 use crate::stream::zero_copy::Connection;
-
-/// What each worker runs: the app `S`, told each connection's peer address.
-type MakeService<S> = IntoMakeServiceWithConnectInfo<S, SocketAddr>;
 
 /// How many workers to run: one per core the process may use.
 pub fn count() -> NonZeroUsize {
@@ -38,13 +34,19 @@ pub fn count() -> NonZeroUsize {
 /// Serves `app` on `listener` with `count` workers, the calling runtime first, until `stop`
 /// resolves; then lets each worker finish the requests in flight. Dropping the returned future
 /// stops the workers too.
-pub async fn serve<S>(
+/// `app` makes each connection's service `S`, told the connection (its peer address).
+pub async fn serve<M, S>(
     mut listener: TcpListener,
-    app: MakeService<S>,
+    app: M,
     count: NonZeroUsize,
     stop: impl Future<Output = ()>,
 ) -> io::Result<()>
 where
+    M: for<'a> Service<IncomingStream<'a, Handed>, Response = S, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    for<'a> <M as Service<IncomingStream<'a, Handed>>>::Future: Send,
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
     S::Future: Send,
 {
@@ -109,26 +111,23 @@ where
 
 /// Worker `i`: serves `app` on the connections `handed` to it until `stop` says so or its
 /// sender is gone.
-async fn worker<S>(i: usize, handed: Handed, app: MakeService<S>, mut stop: watch::Receiver<bool>)
+async fn worker<M, S>(i: usize, handed: Handed, app: M, mut stop: watch::Receiver<bool>)
 where
+    M: for<'a> Service<IncomingStream<'a, Handed>, Response = S, Error = Infallible>
+        + Send
+        + 'static,
+    for<'a> <M as Service<IncomingStream<'a, Handed>>>::Future: Send,
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
     S::Future: Send,
 {
-    let listener = handed.tap_io(|conn| {
-        // Small responses must not wait for Nagle's algorithm (~25 ms each otherwise).
-        let _ = conn.tcp().set_nodelay(true);
-    });
     let stop = async move { _ = stop.wait_for(|stop| *stop).await };
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(stop)
-        .await
-    {
+    if let Err(e) = axum::serve(handed, app).with_graceful_shutdown(stop).await {
         tracing::error!(error = %e, worker = i, "HTTP worker failed");
     }
 }
 
 /// A worker's side of the acceptor: the connections handed to it.
-struct Handed {
+pub struct Handed {
     connections: mpsc::UnboundedReceiver<(StdTcpStream, SocketAddr)>,
     local: SocketAddr,
 }
@@ -145,7 +144,11 @@ impl axum::serve::Listener for Handed {
             };
             // Registers the socket with this worker's runtime.
             match TcpStream::from_std(tcp) {
-                Ok(tcp) => return (Connection::new(tcp), peer),
+                Ok(tcp) => {
+                    // Small responses must not wait for Nagle's algorithm (~25 ms each else).
+                    let _ = tcp.set_nodelay(true);
+                    return (Connection::new(tcp), peer);
+                }
                 Err(e) => tracing::warn!(error = %e, "could not take over a connection"),
             }
         }
@@ -179,7 +182,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        let app = app.into_make_service();
         let two = NonZeroUsize::new(2).unwrap();
         let serving = tokio::spawn(serve(listener, app, two, async {
             _ = stopped.await;

@@ -329,13 +329,15 @@ async fn send(file: &MediaFile, request: &HeaderMap) -> ApiResult<Response> {
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::ETAG, file.etag.clone());
     h.insert(header::LAST_MODIFIED, file.last_modified.clone());
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
     if range.is_some() {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
         h.insert(
             header::CONTENT_RANGE,
             HeaderValue::from_str(&format!("bytes {start}-{}/{}", end - 1, file.len))
                 .expect("ascii"),
         );
+    } else {
+        h.insert(header::CONTENT_LENGTH, file.content_length.clone());
     }
     Ok(r)
 }

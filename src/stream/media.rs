@@ -4,6 +4,7 @@
 //! buffer). Files are re-checked against the disk at most once a second, so a live encoder
 //! rewriting its playlist is seen; files too big to hold are streamed from disk instead.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
@@ -21,6 +22,20 @@ use super::zero_copy;
 /// How long a held file is trusted before the disk is asked again.
 const RECHECK: Duration = Duration::from_secs(1);
 
+thread_local! {
+    /// Where a lookup's key is written: a file found held (nearly every request) costs no
+    /// allocation for it.
+    static KEY: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// The key of file `path` of `source`, written over `key`: the two apart, as neither holds a
+/// NUL.
+fn key_of<'k>(key: &'k mut String, source: &str, path: &str) -> &'k str {
+    key.clear();
+    key.extend([source, "\0", path]);
+    key
+}
+
 /// One media file, ready to send.
 #[derive(Debug)]
 pub struct MediaFile {
@@ -28,6 +43,8 @@ pub struct MediaFile {
     pub path: PathBuf,
     /// Its size in bytes.
     pub len: u64,
+    /// Its size, as the `Content-Length` of a whole-file answer.
+    pub content_length: HeaderValue,
     /// Content type, by extension.
     pub content_type: &'static str,
     /// Strong validator: size and modification time.
@@ -108,12 +125,13 @@ impl Library {
 
     /// The file `path` of the folder source `source`, confined to that folder.
     pub async fn get(&self, source: &str, path: &str) -> Result<Arc<MediaFile>, PathError> {
-        let key = format!("{source}\0{path}");
         let now = Instant::now();
-        let known = match self.lookup(&key, now) {
+        let known = match KEY.with_borrow_mut(|key| self.lookup(key_of(key, source, path), now)) {
             Lookup::Fresh(file) => return Ok(file),
             Lookup::Check(known) => known,
         };
+        let mut key = String::new();
+        key_of(&mut key, source, path);
         match self.check(source, path, known).await {
             Ok(file) => {
                 self.keep(key, file.clone(), now);
@@ -229,6 +247,7 @@ impl Library {
             last_modified: header(httpdate::fmt_http_date(modified)),
             path: full,
             len,
+            content_length: HeaderValue::from(len),
             bytes,
             playlist,
             segments,

@@ -33,8 +33,8 @@ pub fn count() -> NonZeroUsize {
 
 /// Serves `app` on `listener` with `count` workers, the calling runtime first, until `stop`
 /// resolves; then lets each worker finish the requests in flight. Dropping the returned future
-/// stops the workers too.
-/// `app` makes each connection's service `S`, told the connection (its peer address).
+/// stops the workers too. `app` makes each connection's service `S`, told the connection (its
+/// peer address).
 pub async fn serve<M, S>(
     mut listener: TcpListener,
     app: M,

@@ -120,27 +120,52 @@ pub async fn build(settings: Settings) -> Result<AppState, StartError> {
 }
 
 /// The HTTP application: stream requests straight to their handler, the rest through the
-/// router and its middleware.
-pub fn app(state: AppState) -> Front {
+/// router and its middleware. It makes each connection's [`Front`].
+pub fn app(state: AppState) -> MakeFront {
     let api = crate::http::router(state.clone())
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         // Spans name the path only: query strings carry stream tokens, which must not reach logs.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
         }));
-    Front {
-        state,
-        api,
-        peer: None,
+    MakeFront { state, api }
+}
+
+/// See [`app`]: makes each connection's [`Front`], told its peer, as axum's
+/// `into_make_service_with_connect_info` would.
+#[derive(Clone)]
+pub struct MakeFront {
+    state: AppState,
+    api: Router,
+}
+
+impl<'a, L> tower_service::Service<IncomingStream<'a, L>> for MakeFront
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    type Response = Front;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Front, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, connection: IncomingStream<'a, L>) -> Self::Future {
+        std::future::ready(Ok(Front {
+            state: self.state.clone(),
+            api: self.api.clone(),
+            peer: *connection.remote_addr(),
+        }))
     }
 }
 
-/// See [`app`]; made for each connection by [`MakeFront`], which tells it the peer.
+/// One connection's side of [`app`].
 #[derive(Clone)]
 pub struct Front {
     state: AppState,
     api: Router,
-    peer: Option<SocketAddr>,
+    peer: SocketAddr,
 }
 
 impl tower_service::Service<Request> for Front {
@@ -159,40 +184,14 @@ impl tower_service::Service<Request> for Front {
         }
         // The peer address keys the per-client rate limits. Only the router's requests are
         // told it: on a segment request it would be an allocation that nothing reads.
-        if let Some(peer) = self.peer {
-            request.extensions_mut().insert(ConnectInfo(peer));
-        }
+        request.extensions_mut().insert(ConnectInfo(self.peer));
         Either::Right(self.api.call(request))
-    }
-}
-
-/// Makes each connection's [`Front`], as axum's `into_make_service_with_connect_info` would.
-#[derive(Clone)]
-pub struct MakeFront(pub Front);
-
-impl<'a, L> tower_service::Service<IncomingStream<'a, L>> for MakeFront
-where
-    L: axum::serve::Listener<Addr = SocketAddr>,
-{
-    type Response = Front;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Front, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, connection: IncomingStream<'a, L>) -> Self::Future {
-        let mut front = self.0.clone();
-        front.peer = Some(*connection.remote_addr());
-        std::future::ready(Ok(front))
     }
 }
 
 /// Serves `state` on `listener`, with a worker per core, until the process is asked to stop.
 pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), StartError> {
-    let app = MakeFront(app(state));
-    workers::serve(listener, app, workers::count(), shutdown_signal()).await?;
+    workers::serve(listener, app(state), workers::count(), shutdown_signal()).await?;
     Ok(())
 }
 
